@@ -1,0 +1,37 @@
+// mmtp-driver: evaluates magnetic moment tensor potentials (eval); the i-PI client (serve)
+// and the spin-lattice relaxer (relax) join as sub-commands.
+#include <fmt/core.h>
+
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "mmtp/error.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: mmtp-driver COMMAND [options]\n"
+    "commands:\n"
+    "  eval   evaluate energies, forces, virials and dE/dm of every structure in a file\n"
+    "run 'mmtp-driver COMMAND --help' for the options of a command\n";
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    fmt::print(argc < 2 ? stderr : stdout, "{}", usage);
+    return argc < 2 ? 1 : 0;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "eval") return mmtp::driver::run_eval(args);
+  fmt::print(stderr, "mmtp-driver: unknown command '{}'\n{}", command, usage);
+  return 1;
+} catch (const mmtp::Error& e) {
+  fmt::print(stderr, "mmtp-driver: {}\n", e.what());
+  return 1;
+} catch (const std::exception& e) {
+  fmt::print(stderr, "mmtp-driver: bug: {}\n", e.what());
+  return 2;
+}

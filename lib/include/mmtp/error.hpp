@@ -1,0 +1,32 @@
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace mmtp {
+
+/// Base of every error mmtp reports to a user (bad input, failed I/O).
+/// Programming misuse throws std::invalid_argument instead.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A malformed input file. what() is "FILE:LINE: message" (LINE omitted when 0).
+class ParseError : public Error {
+ public:
+  ParseError(const std::string& file, long line, const std::string& message);
+  const std::string& file() const { return file_; }
+  long line() const { return line_; }
+
+ private:
+  std::string file_;
+  long line_;
+};
+
+/// A violation of a wire protocol (unknown header, EOF inside a message, bad sizes).
+class ProtocolError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace mmtp

@@ -1,0 +1,24 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "mmtp/structure.hpp"
+
+namespace mmtp::io {
+
+enum class SampleFormat { cfg, extxyz };
+
+/// Recognises a structure file by content: a first non-blank line `BEGIN_CFG` is MLIP cfg,
+/// an integer is extended XYZ. Throws ParseError when it is neither.
+SampleFormat detect_format(const std::string& path);
+
+/// Reads all samples of a cfg or extxyz file (format by content). `species_names` maps
+/// element symbols to types for extxyz. Throws ParseError / mmtp::Error.
+std::vector<Sample> read_samples(const std::string& path, const std::vector<std::string>& species_names);
+
+/// Writes by extension: `.cfg` → MLIP cfg, `.xyz`/`.extxyz` → extended XYZ. Atomic.
+/// Throws mmtp::Error for another extension.
+void write_samples(const std::string& path, const std::vector<Sample>& samples,
+                   const std::vector<std::string>& species_names);
+
+}  // namespace mmtp::io

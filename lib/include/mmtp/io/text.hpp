@@ -1,0 +1,32 @@
+#pragma once
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// Small text helpers shared by the file readers and writers.
+namespace mmtp::io {
+
+/// Reads a whole file line by line (without '\n'; a trailing '\r' is dropped).
+/// Throws mmtp::Error when the file cannot be opened, or ParseError on a NUL byte
+/// (binary junk) unless `stop_prefix` ends the text before it (e.g. "#MVS" in .almtp).
+std::vector<std::string> read_lines(const std::string& path, std::string_view stop_prefix = {});
+
+std::string_view trim(std::string_view s);
+/// Splits on whitespace.
+std::vector<std::string_view> split_ws(std::string_view s);
+
+/// Parses a whole token as a finite double / int; throws ParseError(file, line) naming `what`.
+double parse_double(std::string_view token, const std::string& file, long line, std::string_view what);
+long parse_int(std::string_view token, const std::string& file, long line, std::string_view what);
+
+/// Writes `path` through a temporary file in the same folder that is renamed over it only
+/// after `write` returned and the stream flushed without error, so a failure or a kill
+/// leaves the old file or none, never a partial one. Throws mmtp::Error on I/O failure.
+void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
+
+/// Lower-case file extension without the dot ("" when none).
+std::string extension(const std::string& path);
+
+}  // namespace mmtp::io

@@ -1,0 +1,69 @@
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+namespace mmtp {
+
+/// Every number of an MLIP-3 moment tensor potential, magnetic (mMTP) or not.
+///
+/// Model (Shapeev 2016; Novikov et al., npj Comput. Mater. 2022; Kotykhov et al.,
+/// Sci. Rep. 2023): site energy E_i = species_coeffs[z_i] + Σ_α ξ_α B_α, with
+/// B_α = moment[alpha_moment_mapping[α]]; basic moments
+/// M_k = Σ_j f_μ(r_ij, z_i, z_j, m_i, m_j) r̂_ij^⊗(a,b,c) for alpha_index_basic[k] = {μ,a,b,c};
+/// products moment[k] += mult·moment[p]·moment[q] for alpha_index_times = {p,q,mult,k}.
+/// f_μ = Σ_{ξ,a,b} c[z_i][z_j][μ][ξ·M² + a·M + b] Q_ξ(r) T_a(x(m_i)) T_b(x(m_j)), where
+/// Q_ξ(r) = scaling·T_ξ(ρ(r))·(max_dist − r)² for r < max_dist (0 beyond),
+/// ρ = (2r − min_dist − max_dist)/(max_dist − min_dist), x(m) = (2m − min_val − max_val)/
+/// (max_val − min_val), T = Chebyshev polynomials of the first kind, M = magnetic_basis_size
+/// (1 and T_0 = 1 for a non-magnetic potential). Format notes: MLIP-3 `mtp.cpp`
+/// (`MLMTPR::Load`) as documented in shared/data/mlip/README.md.
+struct MtpParameters {
+  std::string version = "1.1.0";
+  std::string potential_name = "MTP1m";
+  std::string potential_tag;     ///< free text; mmtp stores `mmtp:species=Fe,Al` here
+  double scaling = 1.0;          ///< factor on every radial basis function
+  int species_count = 0;
+  double min_dist = 0.0;         ///< R_min [Å]
+  double max_dist = 0.0;         ///< R_cut [Å]
+  int radial_basis_size = 0;     ///< Chebyshev order count in distance
+  int radial_funcs_count = 0;    ///< number of radial functions μ
+  bool magnetic = false;         ///< has a `magnetic_basis_type = BChebyshev` block
+  double min_val = 0.0;          ///< lower end of the moment range [μB]
+  double max_val = 0.0;          ///< upper end of the moment range [μB]
+  int magnetic_basis_size = 1;   ///< M (1 for non-magnetic)
+  /// Radial coefficients, size S·S·radial_funcs_count·radial_basis_size·M², index
+  /// radial_coeff_index(z_i, z_j, μ, ξ, a, b). Empty in an untrained template.
+  std::vector<double> radial_coeffs;
+  int alpha_moments_count = 0;
+  std::vector<std::array<int, 4>> alpha_index_basic;  ///< {μ, a, b, c}
+  std::vector<std::array<int, 4>> alpha_index_times;  ///< {p, q, mult, k}
+  std::vector<int> alpha_moment_mapping;              ///< moment index of each B_α
+  std::vector<double> species_coeffs;                 ///< [eV], size S (empty in a template)
+  std::vector<double> moment_coeffs;                  ///< ξ_α [eV], size alpha_scalar_moments
+  /// Element symbol of each type (type t = species_names[t]); may be empty (unknown).
+  std::vector<std::string> species_names;
+
+  int alpha_scalar_moments() const { return static_cast<int>(alpha_moment_mapping.size()); }
+  /// Numbers per (z_i, z_j) pair and radial function: radial_basis_size·M².
+  int radial_coeffs_per_function() const {
+    return radial_basis_size * magnetic_basis_size * magnetic_basis_size;
+  }
+  std::size_t radial_coeff_index(int zi, int zj, int mu, int xi, int a, int b) const {
+    const int m = magnetic_basis_size;
+    return ((static_cast<std::size_t>(zi) * species_count + zj) * radial_funcs_count + mu) *
+               radial_coeffs_per_function() +
+           static_cast<std::size_t>(xi) * m * m + a * m + b;
+  }
+  /// True when radial, species and moment coefficients are all present (not a template).
+  bool trained() const;
+  /// Number of fitted parameters: radial + species + moment coefficients.
+  std::size_t parameter_count() const;
+  /// Checks every size and index against the counts. Throws std::invalid_argument
+  /// naming the field. Templates (no coefficients) pass when `require_coefficients` is false.
+  void validate(bool require_coefficients = true) const;
+  /// Type index of an element symbol; throws mmtp::Error when the potential lacks it.
+  int type_of(const std::string& symbol) const;
+};
+
+}  // namespace mmtp

@@ -1,0 +1,26 @@
+#pragma once
+#include <Eigen/Core>
+#include <vector>
+
+#include "mmtp/structure.hpp"
+
+namespace mmtp {
+
+/// Full neighbour list: for every atom i, every atom j (periodic images included, i's own
+/// images too) with 0 < |r_j + shift − r_i| < cutoff. Works for any triclinic cell, cells far
+/// smaller than the cutoff, mixed periodicity and clusters. Built in O(N) with cell lists
+/// over the atoms and the periodic images that can lie within the cutoff of the cell.
+/// Pairs at distance 0 between *different* atoms are kept (the caller rejects them).
+struct NeighborList {
+  double cutoff = 0.0;            ///< [Å]
+  std::vector<Index> offsets;     ///< size N+1; neighbours of i are offsets[i]..offsets[i+1]−1
+  std::vector<int> index;         ///< neighbour atom (0..N−1, the image's original atom)
+  Eigen::Matrix3Xd vectors;       ///< r_ij = r_j(image) − r_i [Å], 3×P
+
+  Index pair_count() const { return static_cast<Index>(index.size()); }
+  /// Throws std::invalid_argument when the structure does not validate or cutoff ≤ 0,
+  /// mmtp::Error when the periodic images needed would exceed memory limits.
+  static NeighborList build(const Structure& s, double cutoff);
+};
+
+}  // namespace mmtp

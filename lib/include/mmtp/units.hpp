@@ -1,0 +1,12 @@
+#pragma once
+/// Physical constants and unit ratios. CODATA 2014, the values ASE uses
+/// (ase/units.py, `CODATA['2014']`), so that numbers exchanged with ASE agree.
+/// Internal units of mmtp: energy eV, length Å, magnetic moment μB.
+/// Conversions happen only at boundaries (i-PI wire, ABINIT reader).
+namespace mmtp::units {
+
+inline constexpr double angstrom_per_bohr = 0.52917721067;         ///< Bohr radius [Å]
+inline constexpr double ev_per_hartree = 27.21138602;              ///< Hartree energy [eV]
+inline constexpr double ev_per_angstrom3_per_gpa = 1.0 / 160.21766208;  ///< 1 GPa in eV/Å³
+
+}  // namespace mmtp::units

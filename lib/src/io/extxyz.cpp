@@ -1,0 +1,267 @@
+#include "mmtp/io/extxyz.hpp"
+
+#include <fmt/core.h>
+#include <fmt/ostream.h>
+
+#include <Eigen/LU>
+#include <algorithm>
+#include <ostream>
+
+#include "mmtp/error.hpp"
+#include "mmtp/io/text.hpp"
+
+namespace mmtp::io {
+namespace {
+
+/// key=value pairs of an extxyz comment line; values may be "quoted" (with \" escapes).
+std::vector<std::pair<std::string, std::string>> parse_info(std::string_view line, const std::string& path, long ln) {
+  std::vector<std::pair<std::string, std::string>> kv;
+  std::size_t i = 0;
+  auto skip_ws = [&] { while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i; };
+  auto word = [&](bool stop_at_eq) {
+    std::string w;
+    if (i < line.size() && (line[i] == '"' || line[i] == '{' || line[i] == '[')) {
+      const char close = line[i] == '"' ? '"' : (line[i] == '{' ? '}' : ']');
+      ++i;
+      while (i < line.size() && line[i] != close) {
+        if (line[i] == '\\' && i + 1 < line.size()) ++i;
+        w += line[i++];
+      }
+      if (i == line.size()) throw ParseError(path, ln, "unterminated quote in the comment line");
+      ++i;
+      return w;
+    }
+    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])) && !(stop_at_eq && line[i] == '=')) w += line[i++];
+    return w;
+  };
+  while (true) {
+    skip_ws();
+    if (i >= line.size()) break;
+    std::string key = word(true);
+    skip_ws();
+    std::string value = "T";  // a bare key is a logical true (ASE convention)
+    if (i < line.size() && line[i] == '=') {
+      ++i;
+      skip_ws();
+      value = word(false);
+    }
+    if (key.empty()) throw ParseError(path, ln, "empty key in the comment line");
+    kv.emplace_back(std::move(key), std::move(value));
+  }
+  return kv;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::vector<double> numbers(const std::string& v, const std::string& path, long ln, const std::string& what) {
+  std::vector<double> out;
+  std::string t = v;
+  std::replace(t.begin(), t.end(), ',', ' ');
+  for (auto w : split_ws(t)) out.push_back(parse_double(w, path, ln, what));
+  return out;
+}
+
+std::string quoted_numbers(const double* x, int n) {
+  std::string s = "\"";
+  for (int q = 0; q < n; ++q) s += fmt::format("{}{:.17g}", q ? " " : "", x[q]);
+  return s + "\"";
+}
+
+}  // namespace
+
+std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::string>& species_names) {
+  const auto lines = read_lines(path);
+  std::vector<Sample> out;
+  std::size_t n = 0;
+  while (n < lines.size()) {
+    if (trim(lines[n]).empty()) {
+      ++n;
+      continue;
+    }
+    const long head = static_cast<long>(n) + 1;
+    const long natoms = parse_int(lines[n], path, head, "atom count");
+    if (natoms < 0 || static_cast<std::size_t>(natoms) + 1 > lines.size() - n - 1 + 1 ||
+        n + 1 + static_cast<std::size_t>(natoms) >= lines.size())
+      throw ParseError(path, head, fmt::format("{} atoms announced but only {} lines follow", natoms, lines.size() - n - 1));
+    const long info_ln = head + 1;
+    Sample smp;
+    Structure& s = smp.structure;
+    s.pbc = {false, false, false};
+    bool have_lattice = false, have_pbc = false;
+    std::optional<std::vector<double>> stress;
+    // Properties: name, type, count
+    std::vector<std::tuple<std::string, char, int>> props = {{"species", 'S', 1}, {"pos", 'R', 3}};
+    for (auto& [key, value] : parse_info(lines[n + 1], path, info_ln)) {
+      const std::string k = lower(key);
+      if (k == "lattice") {
+        const auto v = numbers(value, path, info_ln, "Lattice");
+        if (v.size() != 9) throw ParseError(path, info_ln, fmt::format("Lattice needs 9 numbers, found {}", v.size()));
+        for (int c = 0; c < 3; ++c)
+          for (int d = 0; d < 3; ++d) s.cell(d, c) = v[3 * c + d];
+        have_lattice = true;
+      } else if (k == "pbc") {
+        const auto w = split_ws(value);
+        if (w.size() != 3) throw ParseError(path, info_ln, "pbc needs 3 values");
+        for (int d = 0; d < 3; ++d) {
+          const std::string t = lower(std::string(w[d]));
+          if (t == "t" || t == "true" || t == "1") s.pbc[d] = true;
+          else if (t == "f" || t == "false" || t == "0") s.pbc[d] = false;
+          else throw ParseError(path, info_ln, fmt::format("pbc value '{}' is not T or F", w[d]));
+        }
+        have_pbc = true;
+      } else if (k == "properties") {
+        props.clear();
+        std::vector<std::string> f;
+        std::size_t pos = 0;
+        while (pos <= value.size()) {
+          const auto c = value.find(':', pos);
+          f.push_back(value.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+          if (c == std::string::npos) break;
+          pos = c + 1;
+        }
+        if (f.size() % 3) throw ParseError(path, info_ln, "Properties must be name:type:count triples");
+        for (std::size_t q = 0; q < f.size(); q += 3) {
+          const long cnt = parse_int(f[q + 2], path, info_ln, "Properties count");
+          if (f[q + 1].size() != 1 || std::string("SRIL").find(f[q + 1][0]) == std::string::npos || cnt < 1 || cnt > 1000)
+            throw ParseError(path, info_ln, fmt::format("bad property {}:{}:{}", f[q], f[q + 1], f[q + 2]));
+          props.emplace_back(f[q], f[q + 1][0], static_cast<int>(cnt));
+        }
+      } else if (k == "energy") {
+        smp.energy = parse_double(value, path, info_ln, "energy");
+      } else if (k == "stress") {
+        stress = numbers(value, path, info_ln, "stress");
+      } else if (k == "virial") {
+        const auto v = numbers(value, path, info_ln, "virial");
+        if (v.size() != 9) throw ParseError(path, info_ln, "virial needs 9 numbers");
+        smp.virial = Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(v.data());
+      } else {
+        smp.features.emplace_back(key, value);
+      }
+    }
+    if (have_lattice && !have_pbc) s.pbc = {true, true, true};
+    if (!have_lattice && (s.pbc[0] || s.pbc[1] || s.pbc[2])) throw ParseError(path, info_ln, "pbc is true but there is no Lattice");
+
+    int width = 0, species_col = -1, pos_col = -1, mag_col = -1, init_mag_col = -1, force_col = -1, der_col = -1;
+    for (const auto& [name, type, cnt] : props) {
+      const std::string nm = lower(name);
+      if (nm == "species" && type == 'S' && cnt == 1) species_col = width;
+      else if (nm == "pos" && type == 'R' && cnt == 3) pos_col = width;
+      else if (nm == "initial_magmoms" && type == 'R' && cnt == 1) init_mag_col = width;
+      else if (nm == "magmoms" && type == 'R' && cnt == 1) mag_col = width;
+      else if ((nm == "forces" || nm == "force") && type == 'R' && cnt == 3) force_col = width;
+      else if (nm == "de_dm" && type == 'R' && cnt == 1) der_col = width;
+      else if (type == 'R') smp.arrays.emplace_back(name, Eigen::MatrixXd(cnt, natoms));
+      width += cnt;
+    }
+    if (species_col < 0 || pos_col < 0) throw ParseError(path, info_ln, "Properties needs species:S:1 and pos:R:3");
+    if (init_mag_col < 0) init_mag_col = mag_col;
+    s.positions.resize(3, natoms);
+    s.species.resize(static_cast<std::size_t>(natoms));
+    if (init_mag_col >= 0) s.magmoms.resize(natoms);
+    if (force_col >= 0) smp.forces = Eigen::Matrix3Xd(3, natoms);
+    if (der_col >= 0) smp.dE_dm = Eigen::VectorXd(natoms);
+    for (long a = 0; a < natoms; ++a) {
+      const long ln = head + 2 + a;
+      const auto f = split_ws(lines[n + 2 + static_cast<std::size_t>(a)]);
+      if (static_cast<int>(f.size()) != width)
+        throw ParseError(path, ln, fmt::format("expected {} columns, found {}", width, f.size()));
+      const std::string sym(f[species_col]);
+      const auto it = std::find(species_names.begin(), species_names.end(), sym);
+      if (it == species_names.end()) {
+        if (species_names.empty()) throw ParseError(path, ln, fmt::format("element '{}': no species names known (give --species)", sym));
+        std::string all;
+        for (const auto& e : species_names) all += (all.empty() ? "" : ",") + e;
+        throw ParseError(path, ln, fmt::format("element '{}' is not in the species list {}", sym, all));
+      }
+      s.species[a] = static_cast<int>(it - species_names.begin());
+      auto num = [&](int c, const char* what) { return parse_double(f[c], path, ln, what); };
+      for (int d = 0; d < 3; ++d) s.positions(d, a) = num(pos_col + d, "pos");
+      if (init_mag_col >= 0) s.magmoms[a] = num(init_mag_col, "magnetic moment");
+      if (force_col >= 0)
+        for (int d = 0; d < 3; ++d) (*smp.forces)(d, a) = num(force_col + d, "forces");
+      if (der_col >= 0) (*smp.dE_dm)[a] = num(der_col, "dE_dm");
+      int col = 0, extra = 0;
+      for (const auto& [name, type, cnt] : props) {
+        const bool known = col == species_col || col == pos_col || col == init_mag_col || col == mag_col ||
+                           col == force_col || col == der_col;
+        if (type == 'R' && !known) {
+          for (int q = 0; q < cnt; ++q) smp.arrays[extra].second(q, a) = num(col + q, name.c_str());
+          ++extra;
+        }
+        col += cnt;
+      }
+    }
+    if (stress) {
+      Eigen::Matrix3d st;
+      if (stress->size() == 9) st = Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(stress->data());
+      else if (stress->size() == 6) {
+        const auto& v = *stress;
+        st << v[0], v[5], v[4], v[5], v[1], v[3], v[4], v[3], v[2];
+      } else throw ParseError(path, info_ln, "stress needs 9 or 6 numbers");
+      if (!have_lattice) throw ParseError(path, info_ln, "stress without a Lattice");
+      smp.virial = -st * std::abs(s.cell.determinant());
+    }
+    out.push_back(std::move(smp));
+    n += 2 + static_cast<std::size_t>(natoms);
+  }
+  if (out.empty()) throw ParseError(path, 0, "no frame found");
+  return out;
+}
+
+void write_extxyz(const std::string& path, const std::vector<Sample>& samples, const std::vector<std::string>& species_names) {
+  for (const auto& smp : samples) {
+    smp.structure.validate();
+    for (int t : smp.structure.species)
+      if (t >= static_cast<int>(species_names.size()))
+        throw Error(fmt::format("{}: type {} has no element name (give --species)", path, t));
+  }
+  write_atomically(path, [&](std::ostream& o) {
+    for (const auto& smp : samples) {
+      const Structure& s = smp.structure;
+      const bool periodic = s.pbc[0] || s.pbc[1] || s.pbc[2];
+      const bool lattice = periodic || s.cell.norm() > 0;
+      std::string info;
+      if (lattice) info += "Lattice=" + quoted_numbers(s.cell.data(), 9) + " ";
+      info += "Properties=species:S:1:pos:R:3";
+      if (s.has_magmoms()) info += ":initial_magmoms:R:1";
+      if (smp.forces) info += ":forces:R:3";
+      if (smp.dE_dm) info += ":dE_dm:R:1";
+      for (const auto& [name, a] : smp.arrays) info += fmt::format(":{}:R:{}", name, a.rows());
+      if (smp.energy) info += fmt::format(" energy={:.17g}", *smp.energy);
+      if (smp.virial) {
+        if (lattice && std::abs(s.cell.determinant()) > 0) {
+          const Eigen::Matrix<double, 3, 3, Eigen::RowMajor> st = -*smp.virial / std::abs(s.cell.determinant());
+          info += " stress=" + quoted_numbers(st.data(), 9);
+        } else {
+          const Eigen::Matrix<double, 3, 3, Eigen::RowMajor> w = *smp.virial;
+          info += " virial=" + quoted_numbers(w.data(), 9);
+        }
+      }
+      for (const auto& [key, value] : smp.features) {
+        const bool plain = !value.empty() && value.find_first_of(" \t\"=") == std::string::npos;
+        std::string v = value;
+        if (!plain) {
+          std::string esc;
+          for (char c : v) esc += c == '"' ? std::string("\\\"") : std::string(1, c);
+          v = "\"" + esc + "\"";
+        }
+        info += fmt::format(" {}={}", key, v);
+      }
+      fmt::print(o, "{}\n{} pbc=\"{} {} {}\"\n", s.size(), info, s.pbc[0] ? 'T' : 'F', s.pbc[1] ? 'T' : 'F', s.pbc[2] ? 'T' : 'F');
+      for (Index a = 0; a < s.size(); ++a) {
+        fmt::print(o, "{} {:.17g} {:.17g} {:.17g}", species_names[s.species[a]], s.positions(0, a), s.positions(1, a), s.positions(2, a));
+        if (s.has_magmoms()) fmt::print(o, " {:.17g}", s.magmoms[a]);
+        if (smp.forces) fmt::print(o, " {:.17g} {:.17g} {:.17g}", (*smp.forces)(0, a), (*smp.forces)(1, a), (*smp.forces)(2, a));
+        if (smp.dE_dm) fmt::print(o, " {:.17g}", (*smp.dE_dm)[a]);
+        for (const auto& [name, arr] : smp.arrays)
+          for (Index q = 0; q < arr.rows(); ++q) fmt::print(o, " {:.17g}", arr(q, a));
+        o << '\n';
+      }
+    }
+  });
+}
+
+}  // namespace mmtp::io

@@ -1,0 +1,82 @@
+#include "mmtp/mtp_parameters.hpp"
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "mmtp/error.hpp"
+
+namespace mmtp {
+
+bool MtpParameters::trained() const {
+  return !radial_coeffs.empty() && !species_coeffs.empty() && !moment_coeffs.empty();
+}
+
+std::size_t MtpParameters::parameter_count() const {
+  return radial_coeffs.size() + species_coeffs.size() + moment_coeffs.size();
+}
+
+void MtpParameters::validate(bool require_coefficients) const {
+  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (species_count < 1 || species_count > 1000) fail(fmt::format("species_count = {} is not in 1..1000", species_count));
+  if (!(std::isfinite(min_dist) && std::isfinite(max_dist) && min_dist >= 0 && max_dist > min_dist))
+    fail(fmt::format("need 0 <= min_dist < max_dist, got {} and {}", min_dist, max_dist));
+  if (!std::isfinite(scaling)) fail("scaling is not finite");
+  if (radial_basis_size < 1 || radial_basis_size > 1000) fail(fmt::format("radial_basis_size = {} is not in 1..1000", radial_basis_size));
+  if (radial_funcs_count < 1 || radial_funcs_count > 1000) fail(fmt::format("radial_funcs_count = {} is not in 1..1000", radial_funcs_count));
+  if (magnetic) {
+    if (!(std::isfinite(min_val) && std::isfinite(max_val) && max_val > min_val))
+      fail(fmt::format("need min_val < max_val, got {} and {}", min_val, max_val));
+    if (magnetic_basis_size < 1 || magnetic_basis_size > 32) fail(fmt::format("basis_size = {} is not in 1..32", magnetic_basis_size));
+  } else if (magnetic_basis_size != 1) {
+    fail("a non-magnetic potential has magnetic_basis_size 1");
+  }
+  if (alpha_moments_count < 1) fail("alpha_moments_count must be positive");
+  const int basic = static_cast<int>(alpha_index_basic.size());
+  if (basic < 1 || basic > alpha_moments_count) fail(fmt::format("alpha_index_basic_count = {} is not in 1..alpha_moments_count", basic));
+  for (int k = 0; k < basic; ++k) {
+    const auto& b = alpha_index_basic[k];
+    if (b[0] < 0 || b[0] >= radial_funcs_count || b[1] < 0 || b[2] < 0 || b[3] < 0 || b[1] + b[2] + b[3] > 64)
+      fail(fmt::format("alpha_index_basic[{}] = {} is out of range", k, b));
+  }
+  for (std::size_t t = 0; t < alpha_index_times.size(); ++t) {
+    const auto& m = alpha_index_times[t];
+    // Products must refer to moments computed before them: MLIP evaluates them in order.
+    if (m[3] < basic || m[3] >= alpha_moments_count || m[0] < 0 || m[1] < 0 || m[0] >= m[3] || m[1] >= m[3])
+      fail(fmt::format("alpha_index_times[{}] = {} is out of range", t, m));
+  }
+  for (std::size_t a = 0; a < alpha_moment_mapping.size(); ++a)
+    if (alpha_moment_mapping[a] < 0 || alpha_moment_mapping[a] >= alpha_moments_count)
+      fail(fmt::format("alpha_moment_mapping[{}] = {} is out of range", a, alpha_moment_mapping[a]));
+  if (!species_names.empty() && static_cast<int>(species_names.size()) != species_count)
+    fail(fmt::format("{} species names for species_count = {}", species_names.size(), species_count));
+  const std::size_t n_radial = static_cast<std::size_t>(species_count) * species_count *
+                               radial_funcs_count * radial_coeffs_per_function();
+  if (require_coefficients || !radial_coeffs.empty()) {
+    if (radial_coeffs.size() != n_radial)
+      fail(fmt::format("radial_coeffs has {} numbers, expected {}", radial_coeffs.size(), n_radial));
+  }
+  if (require_coefficients || !species_coeffs.empty()) {
+    if (static_cast<int>(species_coeffs.size()) != species_count)
+      fail(fmt::format("species_coeffs has {} numbers, expected species_count = {}", species_coeffs.size(), species_count));
+  }
+  if (require_coefficients || !moment_coeffs.empty()) {
+    if (moment_coeffs.size() != alpha_moment_mapping.size())
+      fail(fmt::format("moment_coeffs has {} numbers, expected alpha_scalar_moments = {}", moment_coeffs.size(), alpha_moment_mapping.size()));
+  }
+  for (double c : radial_coeffs) if (!std::isfinite(c)) fail("radial_coeffs has a non-finite number");
+  for (double c : species_coeffs) if (!std::isfinite(c)) fail("species_coeffs has a non-finite number");
+  for (double c : moment_coeffs) if (!std::isfinite(c)) fail("moment_coeffs has a non-finite number");
+}
+
+int MtpParameters::type_of(const std::string& symbol) const {
+  for (std::size_t t = 0; t < species_names.size(); ++t)
+    if (species_names[t] == symbol) return static_cast<int>(t);
+  if (species_names.empty())
+    throw Error(fmt::format("species '{}': the potential names no elements; give them with --species", symbol));
+  throw Error(fmt::format("species '{}' is not in the potential (it has {})", symbol, fmt::join(species_names, ",")));
+}
+
+}  // namespace mmtp

@@ -1,0 +1,191 @@
+#include "mmtp/neighbor_list.hpp"
+
+#include <fmt/core.h>
+#include <omp.h>
+
+#include <Eigen/Geometry>
+#include <Eigen/LU>
+#include <cmath>
+#include <stdexcept>
+
+#include "mmtp/error.hpp"
+
+namespace mmtp {
+namespace {
+
+/// The cell used for fractional coordinates: lattice vectors along periodic directions, and
+/// for non-periodic directions the given vector, or an orthonormal completion when it is zero
+/// (clusters, slabs and wires often carry no vector there).
+Eigen::Matrix3d effective_cell(const Structure& s) {
+  Eigen::Matrix3d h = s.cell;
+  for (int d = 0; d < 3; ++d) {
+    if (s.pbc[d] || h.col(d).norm() > 1e-12) continue;
+    Eigen::Vector3d best = Eigen::Vector3d::Zero();
+    for (int axis = 0; axis < 3; ++axis) {
+      Eigen::Vector3d v = Eigen::Vector3d::Unit(axis);
+      for (int e = 0; e < 3; ++e) {
+        const double nn = h.col(e).squaredNorm();
+        if (e != d && nn > 0) v -= h.col(e) * (h.col(e).dot(v) / nn);
+      }
+      if (v.norm() > best.norm()) best = v;
+    }
+    h.col(d) = best.normalized();
+  }
+  return h;
+}
+
+}  // namespace
+
+NeighborList NeighborList::build(const Structure& s, double cutoff) {
+  s.validate();
+  if (!(std::isfinite(cutoff) && cutoff > 0)) throw std::invalid_argument(fmt::format("cutoff = {} must be positive", cutoff));
+  const Index n = s.size();
+  const Eigen::Matrix3d h = effective_cell(s);
+  const double det = std::abs(h.determinant());
+  if (!(det > 1e-9 * h.col(0).norm() * h.col(1).norm() * h.col(2).norm()) || !std::isfinite(det))
+    throw std::invalid_argument("singular cell: the lattice vectors are (nearly) linearly dependent");
+  const Eigen::Matrix3d hinv = h.inverse();
+
+  Eigen::Matrix3Xd frac = hinv * s.positions;
+  std::array<int, 3> images{0, 0, 0};
+  std::array<double, 3> margin{0, 0, 0};
+  double total = 1;
+  for (int d = 0; d < 3; ++d) {
+    if (!s.pbc[d]) continue;
+    for (Index i = 0; i < n; ++i) {
+      double& f = frac(d, i);
+      f -= std::floor(f);
+      if (f >= 1.0) f = 0.0;  // rounding of tiny negatives
+    }
+    const double spacing = det / h.col((d + 1) % 3).cross(h.col((d + 2) % 3)).norm();
+    margin[d] = cutoff / spacing;
+    const double k = std::ceil(margin[d]);
+    if (k > 1e6) throw Error(fmt::format("cell too thin: {} periodic images needed along lattice vector {}", k, d + 1));
+    images[d] = static_cast<int>(k);
+    total *= 2.0 * k + 1.0;
+  }
+  if (total * static_cast<double>(n) > 4e8)
+    throw Error(fmt::format("too many periodic images ({:.3g}) for cutoff {} Å: the cell is too small or too thin", total * n, cutoff));
+  const Eigen::Matrix3Xd wrapped = h * frac;
+
+  // Points: the atoms first (point p < n is atom p with no shift), then the images that can
+  // lie within the cutoff of the cell (fractional coordinate within margin of [0, 1)).
+  std::vector<int> atom_of;
+  std::vector<Eigen::Vector3d> pts;
+  atom_of.reserve(static_cast<std::size_t>(n));
+  pts.reserve(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    atom_of.push_back(static_cast<int>(i));
+    pts.emplace_back(wrapped.col(i));
+  }
+  // For each atom, only the shifts along each periodic direction that keep it within the margin.
+  std::array<int, 3> lo_s{}, hi_s{};
+  for (Index i = 0; i < n; ++i) {
+    for (int d = 0; d < 3; ++d) {
+      lo_s[d] = s.pbc[d] ? std::max(-images[d], static_cast<int>(std::ceil(-margin[d] - frac(d, i)))) : 0;
+      hi_s[d] = s.pbc[d] ? std::min(images[d], static_cast<int>(std::floor(1.0 + margin[d] - frac(d, i)))) : 0;
+    }
+    for (int a = lo_s[0]; a <= hi_s[0]; ++a)
+      for (int b = lo_s[1]; b <= hi_s[1]; ++b)
+        for (int c = lo_s[2]; c <= hi_s[2]; ++c) {
+          if (a == 0 && b == 0 && c == 0) continue;
+          atom_of.push_back(static_cast<int>(i));
+          pts.emplace_back(wrapped.col(i) + h * Eigen::Vector3d(a, b, c));
+        }
+  }
+
+  // Cell lists: bins no smaller than half the cutoff, so neighbours lie within two bins.
+  const Index np = static_cast<Index>(pts.size());
+  Eigen::Vector3d lo = Eigen::Vector3d::Constant(std::numeric_limits<double>::infinity());
+  Eigen::Vector3d hi = -lo;
+  for (const auto& p : pts) {
+    lo = lo.cwiseMin(p);
+    hi = hi.cwiseMax(p);
+  }
+  std::array<Index, 3> nb{1, 1, 1};
+  const double min_width = 0.5 * cutoff;
+  for (int d = 0; d < 3; ++d) nb[d] = std::max<Index>(1, static_cast<Index>(std::floor((hi[d] - lo[d]) / min_width)));
+  while (static_cast<double>(nb[0]) * nb[1] * nb[2] > 4.0 * np + 64) {
+    auto& big = nb[0] >= nb[1] && nb[0] >= nb[2] ? nb[0] : (nb[1] >= nb[2] ? nb[1] : nb[2]);
+    big = std::max<Index>(1, big / 2);
+  }
+  Eigen::Vector3d width;
+  for (int d = 0; d < 3; ++d) width[d] = std::max(min_width, (hi[d] - lo[d]) / static_cast<double>(nb[d]));
+  auto bin_coord = [&](const Eigen::Vector3d& p, int d) {
+    return std::min<Index>(nb[d] - 1, static_cast<Index>((p[d] - lo[d]) / width[d]));
+  };
+  // Counting sort of the points by bin, stored as coordinate arrays in bin order so that a
+  // bin's candidates are read contiguously.
+  const Index nbins = nb[0] * nb[1] * nb[2];
+  auto bin_of_point = [&](const Eigen::Vector3d& p) {
+    return (bin_coord(p, 0) * nb[1] + bin_coord(p, 1)) * nb[2] + bin_coord(p, 2);
+  };
+  std::vector<Index> bin_start(static_cast<std::size_t>(nbins + 1), 0);
+  std::vector<Index> bin_of(static_cast<std::size_t>(np));
+  for (Index p = 0; p < np; ++p) {
+    bin_of[p] = bin_of_point(pts[p]);
+    ++bin_start[bin_of[p] + 1];
+  }
+  for (std::size_t b = 1; b < bin_start.size(); ++b) bin_start[b] += bin_start[b - 1];
+  std::vector<double> xs(static_cast<std::size_t>(np)), ys(xs.size()), zs(xs.size());
+  std::vector<int> sorted_atom(xs.size());
+  std::vector<Index> sorted_point(xs.size());
+  {
+    std::vector<Index> fill(bin_start.begin(), bin_start.end() - 1);
+    for (Index p = 0; p < np; ++p) {
+      const Index q = fill[bin_of[p]]++;
+      xs[q] = pts[p][0];
+      ys[q] = pts[p][1];
+      zs[q] = pts[p][2];
+      sorted_atom[q] = atom_of[p];
+      sorted_point[q] = p;
+    }
+  }
+
+  // One pass over the atoms; each thread fills its own buffers for a contiguous block of
+  // atoms (static schedule), which are then concatenated in thread order.
+  const double cut2 = cutoff * cutoff;
+  NeighborList nl;
+  nl.cutoff = cutoff;
+  nl.offsets.assign(static_cast<std::size_t>(n + 1), 0);
+  std::vector<std::vector<int>> found_atom(static_cast<std::size_t>(omp_get_max_threads()));
+  std::vector<std::vector<double>> found_vec(found_atom.size());
+#pragma omp parallel num_threads(static_cast<int>(found_atom.size()))
+  {
+    auto& fa = found_atom[static_cast<std::size_t>(omp_get_thread_num())];
+    auto& fv = found_vec[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(static)
+    for (Index i = 0; i < n; ++i) {
+      const std::size_t before = fa.size();
+      const Eigen::Vector3d& ri = pts[i];
+      const Index b0 = bin_coord(ri, 0), b1 = bin_coord(ri, 1), b2 = bin_coord(ri, 2);
+      for (Index x = std::max<Index>(0, b0 - 2); x <= std::min(nb[0] - 1, b0 + 2); ++x)
+        for (Index y = std::max<Index>(0, b1 - 2); y <= std::min(nb[1] - 1, b1 + 2); ++y) {
+          // Bins adjacent along z are contiguous in the sorted arrays.
+          const Index row = (x * nb[1] + y) * nb[2];
+          const Index q0 = bin_start[row + std::max<Index>(0, b2 - 2)];
+          const Index q1 = bin_start[row + std::min(nb[2] - 1, b2 + 2) + 1];
+          for (Index q = q0; q < q1; ++q) {
+            const double dx = xs[q] - ri[0], dy = ys[q] - ri[1], dz = zs[q] - ri[2];
+            if (dx * dx + dy * dy + dz * dz < cut2 && sorted_point[q] != i) {
+              fa.push_back(sorted_atom[q]);
+              fv.insert(fv.end(), {dx, dy, dz});
+            }
+          }
+        }
+      nl.offsets[i + 1] = static_cast<Index>(fa.size() - before);
+    }
+  }
+  for (Index i = 0; i < n; ++i) nl.offsets[i + 1] += nl.offsets[i];
+  nl.index.reserve(static_cast<std::size_t>(nl.offsets[n]));
+  nl.vectors.resize(3, nl.offsets[n]);
+  Index k = 0;
+  for (std::size_t t = 0; t < found_atom.size(); ++t) {
+    nl.index.insert(nl.index.end(), found_atom[t].begin(), found_atom[t].end());
+    std::copy(found_vec[t].begin(), found_vec[t].end(), nl.vectors.data() + 3 * k);
+    k += static_cast<Index>(found_atom[t].size());
+  }
+  return nl;
+}
+
+}  // namespace mmtp

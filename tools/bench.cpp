@@ -1,0 +1,82 @@
+// mmtp-bench: time of one energy+forces+virial(+dE/dm) evaluation, neighbour list included.
+#include <fmt/core.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "mmtp/error.hpp"
+#include "mmtp/io/mtp.hpp"
+#include "mmtp/io/samples.hpp"
+#include "mmtp/mtp.hpp"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) try {
+  std::string pot, input;
+  int threads = 1, repeat = 10;
+  po::options_description opts(
+      "mmtp-bench -p POT.mtp STRUCTURE.cfg [--raw] [--threads N] [--repeat R]\n"
+      "Evaluates the first structure R times after one warm-up; the last line is\n"
+      "'us_per_atom_median: X', the median microseconds per atom. Options");
+  opts.add_options()("help,h", "show this help")("potential,p", po::value(&pot)->required(), "potential file")(
+      "input", po::value(&input)->required(), "structure file (first structure is used)")(
+      "raw", "plain E(M) instead of the symmetrized energy")(
+      "threads", po::value(&threads)->default_value(1), "OpenMP threads")(
+      "repeat", po::value(&repeat)->default_value(10), "timed evaluations");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << '\n';
+    return 0;
+  }
+  po::notify(vm);
+  if (threads < 1 || repeat < 1) throw mmtp::Error("--threads and --repeat must be >= 1");
+  omp_set_num_threads(threads);
+  const mmtp::MagneticMtp mtp(mmtp::io::read_mtp(pot));
+  const auto samples = mmtp::io::read_samples(input, mtp.parameters().species_names);
+  const mmtp::Structure& s = samples.front().structure;
+  const auto mode = vm.count("raw") ? mmtp::EvalMode::raw : mmtp::EvalMode::symmetrized;
+  mmtp::Result r = mtp.evaluate(s, mode);  // warm-up
+  const auto nl = mmtp::NeighborList::build(s, mtp.cutoff());
+  std::vector<double> us;
+  for (int k = 0; k < repeat; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    r = mtp.evaluate(s, mode);
+    const auto t1 = std::chrono::steady_clock::now();
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(s.size()));
+  }
+  std::vector<double> nl_us;
+  for (int k = 0; k < repeat; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto tmp = mmtp::NeighborList::build(s, mtp.cutoff());
+    const auto t1 = std::chrono::steady_clock::now();
+    nl_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(s.size()));
+  }
+  auto median_of = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  const double median = median_of(us);
+  std::sort(us.begin(), us.end());
+  fmt::print("potential: {}\nstructure: {} ({} atoms, {:.2f} neighbours per atom)\nmode: {}\nthreads: {}\n", pot, input,
+             s.size(), static_cast<double>(nl.pair_count()) / static_cast<double>(s.size()),
+             mode == mmtp::EvalMode::raw ? "raw" : "symmetrized", threads);
+  fmt::print("energy: {:.10f} eV\nus_per_atom_min: {:.3f}\nus_per_atom_max: {:.3f}\n", r.energy, us.front(), us.back());
+  fmt::print("neighbor_list_us_per_atom_median: {:.3f}\n", median_of(nl_us));
+  fmt::print("us_per_atom_median: {:.3f}\n", median);
+  return 0;
+} catch (const po::error& e) {
+  fmt::print(stderr, "mmtp-bench: {}\n", e.what());
+  return 1;
+} catch (const mmtp::Error& e) {
+  fmt::print(stderr, "mmtp-bench: {}\n", e.what());
+  return 1;
+} catch (const std::exception& e) {
+  fmt::print(stderr, "mmtp-bench: bug: {}\n", e.what());
+  return 2;
+}
