@@ -106,6 +106,12 @@ int run_eval(const std::vector<std::string>& args) {
     if (x.moments_out_of_range)
       fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} moments outside the trained range [{}, {}] μB\n", input,
                  k + 1, x.moments_out_of_range, p0.min_val, p0.max_val);
+    const double max_force = s.size() ? r.mean.forces.colwise().norm().maxCoeff() : 0.0;
+    fmt::print("structure {}: {} atoms  E = {:.6f} eV ({:.6f} eV/atom)  max|F| = {:.4f} eV/Å", k + 1, s.size(),
+               r.mean.energy, r.mean.energy / static_cast<double>(std::max<Index>(1, s.size())), max_force);
+    if (r.mean.dE_dm.size()) fmt::print("  max|dE/dm| = {:.4f} eV/μB", r.mean.dE_dm.cwiseAbs().maxCoeff());
+    if (committee) fmt::print("  committee std(E) = {:.6f} eV", r.energy_std);
+    fmt::print("\n");
     Sample o;
     o.structure = s;
     o.features = samples[k].features;
@@ -132,6 +138,7 @@ int run_eval(const std::vector<std::string>& args) {
     out.push_back(std::move(o));
   }
   io::write_samples(output, out, names);
+  fmt::print("wrote {} structures to {}\n", out.size(), output);
   return 0;
 }
 

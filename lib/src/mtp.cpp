@@ -242,21 +242,22 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
       // No magnetic basis (M = 1, T_0 = 1), or no moments given: MLIP-3 sets all to 1.
       std::fill(Ti[sg], Ti[sg] + M, 1.0);
       std::fill(dTi[sg], dTi[sg] + M, 0.0);
-      w.Tj[sg].leftCols(nn).setOnes();
-      w.dTj[sg].leftCols(nn).setZero();
     }
     // Contract the central atom's magnetic index: C[tj][μ][ξ·M + b] = Σ_a c[..a..] T_a(x_i).
+    // Without moments every T is 1, so the neighbour's index is summed too: C[tj][μ][ξ].
+    const int Mj = magnetic ? M : 1;
     for (int tj = 0; tj < S; ++tj)
       for (int mu = 0; mu < NR; ++mu)
         for (int x = 0; x < R; ++x)
-          for (int b = 0; b < M; ++b) {
+          for (int b = 0; b < Mj; ++b) {
             double c = 0.0, cd = 0.0;
-            for (int a = 0; a < M; ++a) {
-              const double coef = p_.radial_coeffs[p_.radial_coeff_index(ti, tj, mu, x, a, b)];
-              c += coef * Ti[sg][a];
-              cd += coef * dTi[sg][a];
-            }
-            const std::size_t at = ((static_cast<std::size_t>(tj) * NR + mu) * R + x) * M + b;
+            for (int a = 0; a < M; ++a)
+              for (int bb = magnetic ? b : 0; bb < (magnetic ? b + 1 : M); ++bb) {
+                const double coef = p_.radial_coeffs[p_.radial_coeff_index(ti, tj, mu, x, a, bb)];
+                c += coef * Ti[sg][a];
+                cd += coef * dTi[sg][a];
+              }
+            const std::size_t at = ((static_cast<std::size_t>(tj) * NR + mu) * R + x) * Mj + b;
             w.C[sg][at] = c;
             w.Cd[sg][at] = cd * dx_dm[sg];
           }
@@ -267,11 +268,10 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
   for (int sg = 0; sg < nsign; ++sg)
     for (Index k = 0; k < nn; ++k) {
       const int tj = s.species[nl.index[begin + k]];
-      const std::size_t row0 = static_cast<std::size_t>(tj) * NR * RM;
       if (!magnetic) {
-        // M = 1: f_μ = Σ_ξ C_μξ Q_ξ.
+        // f_μ = Σ_ξ C_μξ Q_ξ.
         for (int mu = 0; mu < NR; ++mu) {
-          const double* c = &w.C[sg][row0 + static_cast<std::size_t>(mu) * RM];
+          const double* c = &w.C[sg][(static_cast<std::size_t>(tj) * NR + mu) * R];
           double f = 0, fr = 0;
           for (int x = 0; x < R; ++x) {
             f += c[x] * w.Q(x, k);
@@ -282,6 +282,7 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
         }
         continue;
       }
+      const std::size_t row0 = static_cast<std::size_t>(tj) * NR * RM;
       for (int x = 0; x < R; ++x)
         for (int b = 0; b < M; ++b) {
           w.g[x * M + b] = w.Q(x, k) * w.Tj[sg](b, k);

@@ -91,8 +91,7 @@ MtpParameters read_mtp(const std::string& path) {
   ++n;
 
   std::set<std::string> seen;
-  std::map<std::string, long> counts;  // declared *_count values, checked after parsing
-  long counts_line = 0;
+  std::map<std::string, std::pair<long, long>> counts;  // declared *_count: value and line
   bool have_radial_coeffs = false;
   auto need = [&](const char* key, long line) {
     if (!seen.count(key)) throw ParseError(path, line, fmt::format("'{}' must come before this line", key));
@@ -178,8 +177,7 @@ MtpParameters read_mtp(const std::string& path) {
     else if (key == "basis_size" || key == "mag_basis_size") { p.magnetic_basis_size = integer(1, 32); p.magnetic = true; }
     else if (key == "alpha_moments_count") p.alpha_moments_count = integer(1, 10'000'000);
     else if (key == "alpha_index_basic_count" || key == "alpha_index_times_count" || key == "alpha_scalar_moments") {
-      counts[key] = integer(0, 10'000'000);
-      counts_line = ln;
+      counts[key] = {integer(0, 10'000'000), ln};
     } else if (key == "alpha_index_basic") p.alpha_index_basic = parse_tuples(value, path, ln, key);
     else if (key == "alpha_index_times") p.alpha_index_times = parse_tuples(value, path, ln, key);
     else if (key == "alpha_moment_mapping") p.alpha_moment_mapping = parse_int_list(value, path, ln, key);
@@ -191,8 +189,9 @@ MtpParameters read_mtp(const std::string& path) {
                         "alpha_moments_count", "alpha_index_basic", "alpha_index_times", "alpha_moment_mapping"})
     if (!seen.count(k)) throw ParseError(path, 0, fmt::format("missing key '{}' (truncated file?)", k));
   auto check_count = [&](const char* key, std::size_t actual) {
-    if (counts.count(key) && static_cast<std::size_t>(counts[key]) != actual)
-      throw ParseError(path, counts_line, fmt::format("{} = {} but {} entries follow", key, counts[key], actual));
+    const auto it = counts.find(key);
+    if (it != counts.end() && static_cast<std::size_t>(it->second.first) != actual)
+      throw ParseError(path, it->second.second, fmt::format("{} = {} but {} entries follow", key, it->second.first, actual));
   };
   check_count("alpha_index_basic_count", p.alpha_index_basic.size());
   check_count("alpha_index_times_count", p.alpha_index_times.size());
