@@ -35,7 +35,10 @@ void chebyshev(double x, int size, double* t, double* dt) {
 /// Scratch memory of one thread; columns are neighbours, rows are features.
 struct MagneticMtp::Workspace {
   Eigen::ArrayXd r, inv_r;
-  Eigen::Array3Xd unit;
+  Eigen::Array3Xd unit, vec;  // r̂_ij and r_ij in type-sorted neighbour order
+  std::vector<int> atom;      // neighbour atom index, type-sorted
+  std::vector<Index> type_start;  // neighbours of type t are type_start[t]..type_start[t+1]-1
+  RowArray G, Gr, Gm;         // Q_ξ T_b, Q'_ξ T_b, Q_ξ T'_b dx/dm: (R·M) × nn
   RowArray Q, dQ;       // radial basis and d/dr, R × nn
   RowArray U;           // angular monomials, n_monomials × nn
   RowArray F[2], dF[2], dFmj[2], dFmi[2];  // radial functions and derivatives, per sign, NR × nn
@@ -44,7 +47,6 @@ struct MagneticMtp::Workspace {
   RowArray Tj[2], dTj[2];  // neighbour magnetic basis, M × nn
   std::vector<double> C[2], Cd[2];  // coefficients contracted with the central atom's basis
   Eigen::VectorXd mom[2], adj[2];
-  std::vector<double> g, gr, gm;
 
   void resize(Index nn, const MtpParameters& p, int n_monomials) {
     if (r.size() >= nn && U.rows() == n_monomials) return;
@@ -53,6 +55,11 @@ struct MagneticMtp::Workspace {
     r.resize(cap);
     inv_r.resize(cap);
     unit.resize(3, cap);
+    vec.resize(3, cap);
+    atom.resize(static_cast<std::size_t>(cap));
+    G.resize(R * M, cap);
+    Gr.resize(R * M, cap);
+    Gm.resize(R * M, cap);
     Q.resize(R, cap);
     dQ.resize(R, cap);
     U.resize(n_monomials, cap);
@@ -66,9 +73,6 @@ struct MagneticMtp::Workspace {
       mom[s].resize(p.alpha_moments_count);
       adj[s].resize(p.alpha_moments_count);
     }
-    g.resize(static_cast<std::size_t>(R) * M);
-    gr.resize(g.size());
-    gm.resize(g.size());
   }
 };
 
@@ -181,16 +185,26 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
   const int n_mono = static_cast<int>(monomials_.size());
   w.resize(nn, p_, n_mono);
 
-  // Distances, unit vectors, extrapolation flags.
-  for (Index k = 0; k < nn; ++k) {
-    const double r = nl.vectors.col(begin + k).norm();
-    if (r < 1e-8)
-      throw Error(fmt::format("atoms {} and {} coincide (distance {:.3g} Å)", i + 1, nl.index[begin + k] + 1, r));
-    w.r[k] = r;
-    w.inv_r[k] = 1.0 / r;
-    w.unit.col(k) = nl.vectors.col(begin + k) / r;
-    if (r < p_.min_dist) ++out.extrapolation.short_pairs;
-    out.extrapolation.min_distance = std::min(out.extrapolation.min_distance, r);
+  // Neighbours sorted by type (counting sort), so that radial functions are computed for
+  // contiguous runs of one coefficient set. Distances, unit vectors, extrapolation flags.
+  w.type_start.assign(static_cast<std::size_t>(S + 1), 0);
+  for (Index k = 0; k < nn; ++k) ++w.type_start[s.species[nl.index[begin + k]] + 1];
+  for (int t = 0; t < S; ++t) w.type_start[t + 1] += w.type_start[t];
+  {
+    std::vector<Index> fill(w.type_start.begin(), w.type_start.end() - 1);
+    for (Index k = 0; k < nn; ++k) {
+      const int j = nl.index[begin + k];
+      const Index q = fill[s.species[j]]++;
+      const double r = nl.vectors.col(begin + k).norm();
+      if (r < 1e-8) throw Error(fmt::format("atoms {} and {} coincide (distance {:.3g} Å)", i + 1, j + 1, r));
+      w.atom[q] = j;
+      w.vec.col(q) = nl.vectors.col(begin + k);
+      w.r[q] = r;
+      w.inv_r[q] = 1.0 / r;
+      w.unit.col(q) = nl.vectors.col(begin + k) / r;
+      if (r < p_.min_dist) ++out.extrapolation.short_pairs;
+      out.extrapolation.min_distance = std::min(out.extrapolation.min_distance, r);
+    }
   }
   const auto r = w.r.head(nn);
 
@@ -232,7 +246,7 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
       chebyshev(x(s.magmoms[i]), M, Ti[sg], dTi[sg]);
       for (Index k = 0; k < nn; ++k) {
         double t[64], dt[64];
-        chebyshev(x(s.magmoms[nl.index[begin + k]]), M, t, dt);
+        chebyshev(x(s.magmoms[w.atom[k]]), M, t, dt);
         for (int b = 0; b < M; ++b) {
           w.Tj[sg](b, k) = t[b];
           w.dTj[sg](b, k) = dt[b];
@@ -263,48 +277,47 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
           }
   }
 
-  // Radial functions f_μ(r_ij, m_i, m_j) and their derivatives in r (and m_j, m_i).
+  // Radial functions f_μ(r_ij, m_i, m_j) and their derivatives in r (and m_j, m_i), as sums
+  // of basis rows over each run of neighbours of one type (vectorised over neighbours).
   const int RM = R * M;
-  for (int sg = 0; sg < nsign; ++sg)
-    for (Index k = 0; k < nn; ++k) {
-      const int tj = s.species[nl.index[begin + k]];
-      if (!magnetic) {
-        // f_μ = Σ_ξ C_μξ Q_ξ.
-        for (int mu = 0; mu < NR; ++mu) {
-          const double* c = &w.C[sg][(static_cast<std::size_t>(tj) * NR + mu) * R];
-          double f = 0, fr = 0;
-          for (int x = 0; x < R; ++x) {
-            f += c[x] * w.Q(x, k);
-            fr += c[x] * w.dQ(x, k);
-          }
-          w.F[sg](mu, k) = f;
-          w.dF[sg](mu, k) = fr;
-        }
-        continue;
-      }
-      const std::size_t row0 = static_cast<std::size_t>(tj) * NR * RM;
+  for (int sg = 0; sg < nsign; ++sg) {
+    if (magnetic)
       for (int x = 0; x < R; ++x)
         for (int b = 0; b < M; ++b) {
-          w.g[x * M + b] = w.Q(x, k) * w.Tj[sg](b, k);
-          w.gr[x * M + b] = w.dQ(x, k) * w.Tj[sg](b, k);
-          w.gm[x * M + b] = w.Q(x, k) * w.dTj[sg](b, k) * dx_dm[sg];
+          w.G.row(x * M + b).head(nn) = w.Q.row(x).head(nn) * w.Tj[sg].row(b).head(nn);
+          w.Gr.row(x * M + b).head(nn) = w.dQ.row(x).head(nn) * w.Tj[sg].row(b).head(nn);
+          w.Gm.row(x * M + b).head(nn) = dx_dm[sg] * w.Q.row(x).head(nn) * w.dTj[sg].row(b).head(nn);
         }
+    const RowArray& basis = magnetic ? w.G : w.Q;
+    const RowArray& dbasis = magnetic ? w.Gr : w.dQ;
+    const int width = magnetic ? RM : R;
+    for (int t = 0; t < S; ++t) {
+      const Index k0 = w.type_start[t], len = w.type_start[t + 1] - k0;
+      if (len == 0) continue;
       for (int mu = 0; mu < NR; ++mu) {
-        const double* c = &w.C[sg][row0 + static_cast<std::size_t>(mu) * RM];
-        const double* cd = &w.Cd[sg][row0 + static_cast<std::size_t>(mu) * RM];
-        double f = 0, fr = 0, fmj = 0, fmi = 0;
-        for (int q = 0; q < RM; ++q) {
-          f += c[q] * w.g[q];
-          fr += c[q] * w.gr[q];
-          fmj += c[q] * w.gm[q];
-          fmi += cd[q] * w.g[q];
+        const std::size_t at = (static_cast<std::size_t>(t) * NR + mu) * width;
+        const double* c = &w.C[sg][at];
+        auto f = w.F[sg].row(mu).segment(k0, len);
+        auto fr = w.dF[sg].row(mu).segment(k0, len);
+        f = c[0] * basis.row(0).segment(k0, len);
+        fr = c[0] * dbasis.row(0).segment(k0, len);
+        for (int q = 1; q < width; ++q) {
+          f += c[q] * basis.row(q).segment(k0, len);
+          fr += c[q] * dbasis.row(q).segment(k0, len);
         }
-        w.F[sg](mu, k) = f;
-        w.dF[sg](mu, k) = fr;
-        w.dFmj[sg](mu, k) = fmj;
-        w.dFmi[sg](mu, k) = fmi;
+        if (!magnetic) continue;
+        const double* cd = &w.Cd[sg][at];
+        auto fmj = w.dFmj[sg].row(mu).segment(k0, len);
+        auto fmi = w.dFmi[sg].row(mu).segment(k0, len);
+        fmj = c[0] * w.Gm.row(0).segment(k0, len);
+        fmi = cd[0] * w.G.row(0).segment(k0, len);
+        for (int q = 1; q < width; ++q) {
+          fmj += c[q] * w.Gm.row(q).segment(k0, len);
+          fmi += cd[q] * w.G.row(q).segment(k0, len);
+        }
       }
     }
+  }
 
   // Forward and backward through the moments, per sign.
   const int n_basic = static_cast<int>(basic_mu_.size());
@@ -363,10 +376,10 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
   for (Index k = 0; k < nn; ++k) {
     const Eigen::Vector3d u = w.unit.col(k);
     const Eigen::Vector3d grad = u * radial[k] + w.inv_r[k] * (ang.col(k).matrix() - u * rank_sum[k]);
-    const int j = nl.index[begin + k];
+    const int j = w.atom[k];
     out.forces.col(i) += grad;
     out.forces.col(j) -= grad;
-    out.virial.noalias() -= grad * nl.vectors.col(begin + k).transpose();
+    out.virial.noalias() -= grad * w.vec.col(k).matrix().transpose();
     if (magnetic) out.dE_dm[j] += dmj[k];
   }
   if (magnetic) out.dE_dm[i] += dmi;
