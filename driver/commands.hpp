@@ -12,5 +12,6 @@ namespace mmtp::driver {
 Ensemble load_ensemble(const std::vector<std::string>& paths, const std::string& species_csv);
 
 int run_eval(const std::vector<std::string>& args);
+int run_serve(const std::vector<std::string>& args);
 
 }  // namespace mmtp::driver

@@ -21,7 +21,10 @@ Ensemble::Ensemble(std::vector<MagneticMtp> members) : members_(std::move(member
 
 EnsembleResult Ensemble::evaluate(const Structure& s, EvalMode mode) const {
   s.validate();
-  const NeighborList nl = NeighborList::build(s, cutoff_);
+  return evaluate(s, NeighborList::build(s, cutoff_), mode);
+}
+
+EnsembleResult Ensemble::evaluate(const Structure& s, const NeighborList& nl, EvalMode mode) const {
   EnsembleResult out;
   for (const auto& m : members_) out.members.push_back(m.evaluate(s, nl, mode));
   const double k = static_cast<double>(members_.size());

@@ -25,6 +25,8 @@ class Ensemble {
   double cutoff() const { return cutoff_; }  ///< largest member cutoff [Å]
   /// Throws like MagneticMtp::evaluate.
   EnsembleResult evaluate(const Structure& s, EvalMode mode = EvalMode::symmetrized) const;
+  /// Same with a neighbour list built for `s` with a cutoff ≥ cutoff().
+  EnsembleResult evaluate(const Structure& s, const NeighborList& nl, EvalMode mode) const;
 
  private:
   std::vector<MagneticMtp> members_;

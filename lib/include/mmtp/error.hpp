@@ -29,4 +29,10 @@ class ProtocolError : public Error {
   using Error::Error;
 };
 
+/// A run stopped on request (SIGTERM/SIGINT): a clean end, not a failure.
+class Stopped : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace mmtp

@@ -1,0 +1,161 @@
+#include <fmt/core.h>
+#include <omp.h>
+
+#include <boost/program_options.hpp>
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+
+#include "commands.hpp"
+#include "mmtp/error.hpp"
+#include "mmtp/io/samples.hpp"
+#include "mmtp/ipi/client.hpp"
+#include "mmtp/ipi/wire.hpp"
+#include "mmtp/relax.hpp"
+
+namespace po = boost::program_options;
+
+namespace mmtp::driver {
+namespace {
+
+extern "C" void on_stop_signal(int) { ipi::request_stop(); }
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR and see the request
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace
+
+int run_serve(const std::vector<std::string>& args) {
+  std::vector<std::string> potentials;
+  std::string structure, unix_name, inet, moments = "fixed", extras = "auto", species;
+  double connect_timeout = 60.0, mmax = 1e-4;
+  int threads = 0, max_steps = 500;
+  po::options_description opts(
+      "mmtp-driver serve -p POT.mtp [-p POT2.mtp ...] --structure TEMPLATE.{xyz,cfg} (--unix NAME | --inet HOST:PORT)\n"
+      "i-PI socket client for i-PI and ASE's SocketIOCalculator. The template gives species, atom order,\n"
+      "periodicity and initial moments; the server sends positions and cell. Several -p form a committee\n"
+      "(the socket values are the committee mean). Options");
+  opts.add_options()("help,h", "show this help")(
+      "potential,p", po::value(&potentials)->required(), "MLIP potential file; repeat for a committee")(
+      "structure", po::value(&structure)->required(), "template structure (.xyz or .cfg)")(
+      "unix", po::value(&unix_name), "UNIX socket: NAME (→ /tmp/ipi_NAME) or a full path")(
+      "inet", po::value(&inet), "TCP socket HOST:PORT")(
+      "moments", po::value(&moments)->default_value("fixed"), "fixed: template moments; relax: minimise E over moments per call")(
+      "extras", po::value(&extras)->default_value("auto"), "auto (none for ASE, json otherwise), json or none")(
+      "connect-timeout", po::value(&connect_timeout)->default_value(60.0), "seconds to retry connecting")(
+      "threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = OMP_NUM_THREADS or all cores)")(
+      "species", po::value(&species), "element of each potential type, e.g. Fe,Al")(
+      "raw", "plain E(M) instead of E_symm = (E(M)+E(-M))/2")(
+      "mmax", po::value(&mmax)->default_value(1e-4), "relax: converged when max|dE/dm| <= mmax [eV/μB]")(
+      "max-steps", po::value(&max_steps)->default_value(500), "relax: L-BFGS iterations per call");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    if (vm.count("help")) {
+      std::cout << opts << '\n';
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(fmt::format("serve: {}", e.what()));
+  }
+  if (vm.count("unix") == vm.count("inet")) throw Error("serve: give exactly one of --unix NAME and --inet HOST:PORT");
+  if (moments != "fixed" && moments != "relax") throw Error(fmt::format("serve: --moments '{}' is not fixed or relax", moments));
+  if (extras != "auto" && extras != "json" && extras != "none") throw Error(fmt::format("serve: --extras '{}' is not auto, json or none", extras));
+  if (threads < 0) throw Error("--threads must be >= 0");
+  if (threads > 0) omp_set_num_threads(threads);
+  const bool relax = moments == "relax";
+  MomentRelaxOptions relax_options;
+  relax_options.mmax = mmax;
+  relax_options.max_steps = max_steps;
+  relax_options.mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
+  try {
+    relax_options.validate();
+  } catch (const std::invalid_argument& e) {
+    throw Error(fmt::format("serve: {}", e.what()));
+  }
+
+  const Ensemble ensemble = load_ensemble(potentials, species);
+  const auto& p0 = ensemble.members().front().parameters();
+  const auto samples = io::read_samples(structure, p0.species_names);
+  if (samples.size() != 1) fmt::print(stderr, "mmtp-driver: warning: {}: using the first of {} structures\n", structure, samples.size());
+  const Structure tmpl = samples.front().structure;
+  if (relax && (!p0.magnetic || !tmpl.has_magmoms()))
+    throw Error("serve: --moments relax needs a magnetic potential and initial moments in the template");
+  if (relax && tmpl.magmoms.cwiseAbs().maxCoeff() == 0.0)
+    fmt::print(stderr, "mmtp-driver: warning: every initial moment is zero, a stationary point of the symmetric energy; "
+                       "relaxation stays non-magnetic\n");
+
+  install_stop_handlers();
+  ipi::Socket socket = [&] {
+    if (vm.count("unix")) return ipi::Socket::connect_unix(ipi::unix_socket_path(unix_name), connect_timeout);
+    const auto colon = inet.rfind(':');
+    if (colon == std::string::npos || colon == 0) throw Error(fmt::format("serve: --inet '{}' is not HOST:PORT", inet));
+    long port = 0;
+    try {
+      std::size_t used = 0;
+      port = std::stol(inet.substr(colon + 1), &used);
+      if (used != inet.size() - colon - 1) throw std::invalid_argument("junk");
+    } catch (const std::exception&) {
+      throw Error(fmt::format("serve: --inet '{}': the port is not a number", inet));
+    }
+    return ipi::Socket::connect_inet(inet.substr(0, colon), static_cast<int>(port), connect_timeout);
+  }();
+
+  ipi::ClientOptions copts;
+  copts.natoms = tmpl.size();
+  copts.needinit_every_request = relax;  // i-PI then tells the bead (rid) of every request
+  ipi::Client client(std::move(socket), copts);
+  std::map<int, Eigen::VectorXd> converged_moments;  // warm start per bead
+  const bool periodic = tmpl.pbc[0] || tmpl.pbc[1] || tmpl.pbc[2];
+  int warnings = 0;
+
+  auto handler = [&](const ipi::Request& req) {
+    Structure s = tmpl;
+    if (periodic) s.cell = req.cell;
+    s.positions = req.positions;
+    EnsembleResult r;
+    try {
+      if (relax) {
+        const auto it = converged_moments.find(req.rid);
+        if (it != converged_moments.end()) s.magmoms = it->second;
+        MomentRelaxReport rep = relax_moments(ensemble, s, relax_options);
+        if (rep.status != RelaxStatus::converged && warnings++ < 10)
+          fmt::print(stderr, "mmtp-driver: warning: request {}: moment relaxation {} (max|dE/dm| = {:.3g} eV/μB)\n",
+                     client.requests_served() + 1, to_string(rep.status), rep.mmax);
+        converged_moments[req.rid] = s.magmoms;
+        r = std::move(rep.result);
+      } else {
+        r = ensemble.evaluate(s, relax_options.mode);
+      }
+    } catch (const std::invalid_argument& e) {
+      throw Error(fmt::format("request {}: {}", client.requests_served() + 1, e.what()));
+    }
+    const auto& x = r.mean.extrapolation;
+    if (x.any() && warnings++ < 10)
+      fmt::print(stderr, "mmtp-driver: warning: request {}: {} pairs closer than min_dist, {} moments out of range\n",
+                 client.requests_served() + 1, x.short_pairs, x.moments_out_of_range);
+    const bool json = extras == "json" || (extras == "auto" && !client.server_is_ase());
+    ipi::Reply reply{r.mean, {}};
+    if (json) reply.extras = ipi::wire::extras_json(r.mean, r.members, s.has_magmoms() ? s.magmoms : Eigen::VectorXd());
+    return reply;
+  };
+  try {
+    const auto end = client.serve(handler);
+    fmt::print(stderr, "mmtp-driver: served {} requests; {}\n", client.requests_served(),
+               end == ipi::ClientEnd::exit_message ? "the server sent EXIT" : "the server closed the connection");
+  } catch (const Stopped&) {
+    fmt::print(stderr, "mmtp-driver: stopped by a signal after {} requests\n", client.requests_served());
+  }
+  return 0;
+}
+
+}  // namespace mmtp::driver

@@ -1,0 +1,50 @@
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace mmtp::ipi {
+
+/// Path of the UNIX socket for an i-PI address: "/tmp/ipi_NAME" (the prefix i-PI, ASE and
+/// LAMMPS use), or NAME itself when it contains a '/'. Throws mmtp::Error when the path
+/// exceeds the 107 bytes a Linux sockaddr_un holds.
+std::string unix_socket_path(const std::string& name);
+
+/// Asks every blocking socket call to stop: async-signal-safe, for SIGTERM/SIGINT handlers.
+void request_stop();
+bool stop_requested();
+
+/// A connected stream socket to an i-PI-protocol server (owning its descriptor).
+/// Reads and writes loop over short transfers and EINTR; writes never raise SIGPIPE.
+/// Waiting for data polls in 200 ms slices so that request_stop() is honoured promptly
+/// without busy waiting.
+class Socket {
+ public:
+  /// Connects to `path`, retrying every 0.2 s until `timeout_s`. Throws mmtp::Error.
+  static Socket connect_unix(const std::string& path, double timeout_s);
+  /// Connects to HOST:PORT (IPv4 or IPv6 by name resolution) with TCP_NODELAY, retrying
+  /// until `timeout_s`. Throws mmtp::Error.
+  static Socket connect_inet(const std::string& host, int port, double timeout_s);
+  /// Adopts a connected descriptor (tests use one end of socketpair()).
+  static Socket adopt(int fd);
+
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket();
+
+  /// Reads exactly n bytes. When `eof_ok` and the peer closed before the first byte, returns
+  /// false. EOF after the first byte throws ProtocolError naming `what`; a stop request
+  /// throws mmtp::Stopped.
+  bool read_exact(void* buf, std::size_t n, const char* what, bool eof_ok = false);
+  /// Writes all n bytes (one send where the kernel allows). Throws mmtp::Error.
+  void write_all(const void* buf, std::size_t n);
+  int fd() const { return fd_; }
+
+ private:
+  explicit Socket(int fd, bool tcp) : fd_(fd), tcp_(tcp) {}
+  int fd_ = -1;
+  bool tcp_ = false;
+};
+
+}  // namespace mmtp::ipi
