@@ -38,6 +38,7 @@ int run_serve(const std::vector<std::string>& args) {
   std::string structure, unix_name, inet, moments = "fixed", extras = "auto", species;
   double connect_timeout = 60.0, mmax = 1e-4;
   int threads = 0, max_steps = 500;
+  bool bound = true;
   po::options_description opts(
       "mmtp-driver serve -p POT.mtp [-p POT2.mtp ...] --structure TEMPLATE.{xyz,cfg} (--unix NAME | --inet HOST:PORT)\n"
       "i-PI socket client for i-PI and ASE's SocketIOCalculator. The template gives species, atom order,\n"
@@ -55,7 +56,9 @@ int run_serve(const std::vector<std::string>& args) {
       "species", po::value(&species), "element of each potential type, e.g. Fe,Al")(
       "raw", "plain E(M) instead of E_symm = (E(M)+E(-M))/2")(
       "mmax", po::value(&mmax)->default_value(1e-4), "relax: converged when max|dE/dm| <= mmax [eV/μB]")(
-      "max-steps", po::value(&max_steps)->default_value(500), "relax: L-BFGS iterations per call");
+      "max-steps", po::value(&max_steps)->default_value(500), "relax: L-BFGS iterations per call")(
+      "bound-moments", po::value(&bound)->default_value(true),
+      "relax: keep |m| within the potential's trained range [min_val, max_val]");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -77,6 +80,7 @@ int run_serve(const std::vector<std::string>& args) {
   relax_options.mmax = mmax;
   relax_options.max_steps = max_steps;
   relax_options.mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
+  relax_options.bound_moments = bound;
   try {
     relax_options.validate();
   } catch (const std::invalid_argument& e) {
