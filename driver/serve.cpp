@@ -37,7 +37,7 @@ int run_serve(const std::vector<std::string>& args) {
   std::vector<std::string> potentials;
   std::string structure, unix_name, inet, moments = "fixed", extras = "auto", species;
   double connect_timeout = 60.0, mmax = 1e-4;
-  int threads = 0, max_steps = 500;
+  int threads = 0, max_steps = 500, busy_poll_us = 50;
   bool bound = true;
   po::options_description opts(
       "mmtp-driver serve -p POT.mtp [-p POT2.mtp ...] --structure TEMPLATE.{xyz,cfg} (--unix NAME | --inet HOST:PORT)\n"
@@ -57,6 +57,8 @@ int run_serve(const std::vector<std::string>& args) {
       "raw", "plain E(M) instead of E_symm = (E(M)+E(-M))/2")(
       "mmax", po::value(&mmax)->default_value(1e-4), "relax: converged when max|dE/dm| <= mmax [eV/μB]")(
       "max-steps", po::value(&max_steps)->default_value(500), "relax: L-BFGS iterations per call")(
+      "busy-poll-us", po::value(&busy_poll_us)->default_value(50),
+      "microseconds to poll for the next message before sleeping (lower latency; 0 = never spin)")(
       "bound-moments", po::value(&bound)->default_value(true),
       "relax: keep |m| within the potential's trained range [min_val, max_val]");
   po::variables_map vm;
@@ -114,6 +116,7 @@ int run_serve(const std::vector<std::string>& args) {
     return ipi::Socket::connect_inet(inet.substr(0, colon), static_cast<int>(port), connect_timeout);
   }();
 
+  socket.set_busy_poll_us(busy_poll_us);
   ipi::ClientOptions copts;
   copts.natoms = tmpl.size();
   copts.needinit_every_request = relax;  // i-PI then tells the bead (rid) of every request

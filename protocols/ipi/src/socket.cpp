@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -21,6 +22,7 @@
 namespace mmtp::ipi {
 namespace {
 
+using Clock = std::chrono::steady_clock;
 volatile std::sig_atomic_t stop_flag = 0;
 
 /// Retries `attempt` (returning a connected fd or −1 with errno) until the deadline.
@@ -104,13 +106,21 @@ Socket Socket::connect_inet(const std::string& host, int port, double timeout_s)
 
 Socket Socket::adopt(int fd) { return Socket(fd, false); }
 
-Socket::Socket(Socket&& other) noexcept : fd_(other.fd_), tcp_(other.tcp_) { other.fd_ = -1; }
+Socket::Socket(Socket&& other) noexcept
+    : fd_(other.fd_), tcp_(other.tcp_), busy_poll_us_(other.busy_poll_us_), buffer_(std::move(other.buffer_)),
+      head_(other.head_), tail_(other.tail_) {
+  other.fd_ = -1;
+}
 
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = other.fd_;
     tcp_ = other.tcp_;
+    busy_poll_us_ = other.busy_poll_us_;
+    buffer_ = std::move(other.buffer_);
+    head_ = other.head_;
+    tail_ = other.tail_;
     other.fd_ = -1;
   }
   return *this;
@@ -120,15 +130,11 @@ Socket::~Socket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool Socket::read_exact(void* buf, std::size_t n, const char* what, bool eof_ok) {
-  auto* p = static_cast<char*>(buf);
-  std::size_t got = 0;
-  while (got < n) {
+bool Socket::fill() {
+  const auto spin_end = Clock::now() + std::chrono::microseconds(busy_poll_us_);
+  bool spinning = busy_poll_us_ > 0;
+  while (true) {
     if (stop_requested()) throw Stopped("stopped by a signal");
-    pollfd pfd{fd_, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, 200);
-    if (ready < 0 && errno != EINTR) throw Error(fmt::format("socket poll failed: {}", std::strerror(errno)));
-    if (ready <= 0) continue;
 #ifdef TCP_QUICKACK
     // ASE's server writes with Nagle on; without an immediate ACK each call stalls ~40 ms.
     if (tcp_) {
@@ -136,16 +142,34 @@ bool Socket::read_exact(void* buf, std::size_t n, const char* what, bool eof_ok)
       ::setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
     }
 #endif
-    const ssize_t r = ::recv(fd_, p + got, n - got, 0);
-    if (r < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      throw Error(fmt::format("socket read failed: {}", std::strerror(errno)));
+    const ssize_t r = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+    if (r > 0) {
+      head_ = 0;
+      tail_ = static_cast<std::size_t>(r);
+      return true;
     }
-    if (r == 0) {
+    if (r == 0) return false;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      throw Error(fmt::format("socket read failed: {}", std::strerror(errno)));
+    if (spinning && Clock::now() < spin_end) continue;
+    spinning = false;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, 200) < 0 && errno != EINTR) throw Error(fmt::format("socket poll failed: {}", std::strerror(errno)));
+  }
+}
+
+bool Socket::read_exact(void* buf, std::size_t n, const char* what, bool eof_ok) {
+  auto* p = static_cast<char*>(buf);
+  std::size_t got = 0;
+  while (got < n) {
+    if (head_ == tail_ && !fill()) {
       if (got == 0 && eof_ok) return false;
       throw ProtocolError(fmt::format("connection closed inside {} ({} of {} bytes read)", what, got, n));
     }
-    got += static_cast<std::size_t>(r);
+    const std::size_t take = std::min(n - got, tail_ - head_);
+    std::memcpy(p + got, buffer_.data() + head_, take);
+    head_ += take;
+    got += take;
   }
   return true;
 }
