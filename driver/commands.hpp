@@ -13,5 +13,6 @@ Ensemble load_ensemble(const std::vector<std::string>& paths, const std::string&
 
 int run_eval(const std::vector<std::string>& args);
 int run_serve(const std::vector<std::string>& args);
+int run_relax(const std::vector<std::string>& args);
 
 }  // namespace mmtp::driver

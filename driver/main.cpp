@@ -15,6 +15,7 @@ constexpr const char* usage =
     "commands:\n"
     "  eval   evaluate energies, forces, virials and dE/dm of every structure in a file\n"
     "  serve  i-PI socket client: serve forces to i-PI or ASE's SocketIOCalculator\n"
+    "  relax  joint relaxation of positions, cell and magnetic moments (L-BFGS-B)\n"
     "run 'mmtp-driver COMMAND --help' for the options of a command\n";
 
 }  // namespace
@@ -28,6 +29,7 @@ int main(int argc, char** argv) try {
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "eval") return mmtp::driver::run_eval(args);
   if (command == "serve") return mmtp::driver::run_serve(args);
+  if (command == "relax") return mmtp::driver::run_relax(args);
   fmt::print(stderr, "mmtp-driver: unknown command '{}'\n{}", command, usage);
   return 1;
 } catch (const mmtp::Error& e) {

@@ -55,3 +55,121 @@ TEST(RelaxMoments, RejectsMissingMomentsAndBadOptions) {
 
 }  // namespace
 }  // namespace mmtp
+
+namespace mmtp {
+namespace {
+
+Ensemble toy() { return Ensemble({test::load("toy_feal_mag.mtp")}); }
+
+/// B2 FeAl 2×2×2 (16 atoms), a = 2.80 Å (compressed), displaced, Fe moments 1.5 μB.
+Structure b2(double a = 2.80) {
+  Structure s;
+  s.cell = Eigen::Matrix3d::Identity() * 2 * a;
+  s.positions.resize(3, 16);
+  s.magmoms.resize(16);
+  int k = 0;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      for (int l = 0; l < 2; ++l)
+        for (int t = 0; t < 2; ++t) {
+          s.positions.col(k) = a * (Eigen::Vector3d(i, j, l) + 0.5 * t * Eigen::Vector3d::Ones()) +
+                               0.04 * Eigen::Vector3d(std::sin(7.0 * k), std::cos(5.0 * k), std::sin(3.0 * k + 1));
+          s.species.push_back(t);
+          s.magmoms[k] = t == 0 ? 1.5 + 0.1 * std::sin(k) : 0.0;
+          ++k;
+        }
+  return s;
+}
+
+RelaxOptions tight(CellMode cell) {
+  RelaxOptions o;
+  o.cell = cell;
+  o.fmax = 1e-4;
+  o.mmax = 1e-4;
+  o.smax = 1e-6;
+  return o;
+}
+
+TEST(Relax, JointRelaxationMeetsAllCriteriaOnIndependentEvaluation) {
+  const auto rep = relax(toy(), b2(), tight(CellMode::full));
+  ASSERT_EQ(rep.status, RelaxStatus::converged);
+  const Result r = toy().evaluate(rep.structure).mean;
+  EXPECT_LE(r.forces.colwise().norm().maxCoeff(), 1e-4);
+  EXPECT_LE(r.dE_dm.cwiseAbs().maxCoeff(), 1e-4);
+  EXPECT_LE((r.virial / volume(rep.structure)).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_NEAR(rep.structure.magmoms[0], 2.2, 0.1);  // near the toy's Fe moment
+  // Already relaxed: converged at the first evaluation, well within 2 steps.
+  const auto again = relax(toy(), rep.structure, tight(CellMode::full));
+  EXPECT_EQ(again.status, RelaxStatus::converged);
+  EXPECT_LE(again.evaluations, 2);
+}
+
+TEST(Relax, MirrorMomentsGiveMirrorResult) {
+  Structure a = b2(), b = a;
+  b.magmoms = -a.magmoms;
+  const auto ra = relax(toy(), a, tight(CellMode::none)), rb = relax(toy(), b, tight(CellMode::none));
+  EXPECT_NEAR(ra.result.mean.energy, rb.result.mean.energy, 1e-8 * std::abs(ra.result.mean.energy));
+  EXPECT_LE((ra.structure.magmoms + rb.structure.magmoms).cwiseAbs().maxCoeff(), 1e-3);
+}
+
+TEST(Relax, VolumeDecreasesMonotonicallyWithPressure) {
+  double last = std::numeric_limits<double>::infinity();
+  for (double p_gpa : {0.0, 2.0, 5.0, 10.0}) {
+    RelaxOptions o = tight(CellMode::hydrostatic);
+    o.pressure = p_gpa / 160.21766208;  // GPa → eV/Å³
+    const auto rep = relax(toy(), b2(), o);
+    ASSERT_EQ(rep.status, RelaxStatus::converged) << p_gpa;
+    const double v = volume(rep.structure);
+    EXPECT_LT(v, last) << p_gpa << " GPa";
+    last = v;
+  }
+}
+
+TEST(Relax, ZeroPressureVolumeIsAMinimumOfEnergy) {
+  const auto rep = relax(toy(), b2(), tight(CellMode::full));
+  ASSERT_EQ(rep.status, RelaxStatus::converged);
+  const double e0 = rep.result.mean.energy;
+  for (double dv : {-0.01, 0.01}) {
+    Structure s = rep.structure;
+    const double f = std::cbrt(1 + dv);
+    s.cell *= f;
+    s.positions *= f;
+    EXPECT_GT(toy().evaluate(s).mean.energy, e0) << "volume strain " << dv;
+  }
+}
+
+TEST(Relax, FixedAtomsAndFixedMomentsDoNotMove) {
+  const Structure s = b2();
+  RelaxOptions o = tight(CellMode::none);
+  o.fixed_atoms.assign(16, false);
+  o.fixed_moments.assign(16, false);
+  o.fixed_atoms[3] = o.fixed_atoms[4] = true;
+  o.fixed_moments[0] = o.fixed_moments[6] = true;
+  const auto rep = relax(toy(), s, o);
+  ASSERT_EQ(rep.status, RelaxStatus::converged);
+  EXPECT_EQ(rep.structure.positions.col(3), s.positions.col(3));
+  EXPECT_EQ(rep.structure.positions.col(4), s.positions.col(4));
+  EXPECT_EQ(rep.structure.magmoms[0], s.magmoms[0]);
+  EXPECT_EQ(rep.structure.magmoms[6], s.magmoms[6]);
+  EXPECT_GT((rep.structure.positions.col(5) - s.positions.col(5)).norm(), 1e-3);
+  EXPECT_GT(std::abs(rep.structure.magmoms[2] - s.magmoms[2]), 1e-2);
+}
+
+TEST(Relax, BadInputIsRejected) {
+  Structure s = b2();
+  Structure singular = s;
+  singular.cell.col(2) = singular.cell.col(0);
+  EXPECT_THROW(relax(toy(), singular, tight(CellMode::full)), std::invalid_argument);
+  Structure nan = s;
+  nan.positions(0, 2) = std::nan("");
+  EXPECT_THROW(relax(toy(), nan, tight(CellMode::none)), std::invalid_argument);
+  Structure empty;
+  empty.cell = s.cell;
+  EXPECT_THROW(relax(toy(), empty, tight(CellMode::none)), std::invalid_argument);
+  RelaxOptions bad = tight(CellMode::none);
+  bad.fixed_atoms.assign(3, true);
+  EXPECT_THROW(relax(toy(), s, bad), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace mmtp

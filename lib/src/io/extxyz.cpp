@@ -153,7 +153,7 @@ std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::
       else if (nm == "magmoms" && type == 'R' && cnt == 1) mag_col = width;
       else if ((nm == "forces" || nm == "force") && type == 'R' && cnt == 3) force_col = width;
       else if (nm == "de_dm" && type == 'R' && cnt == 1) der_col = width;
-      else if (type == 'R') smp.arrays.emplace_back(name, Eigen::MatrixXd(cnt, natoms));
+      else if (type != 'S') smp.arrays.emplace_back(name, Eigen::MatrixXd(cnt, natoms));
       width += cnt;
     }
     if (species_col < 0 || pos_col < 0) throw ParseError(path, info_ln, "Properties needs species:S:1 and pos:R:3");
@@ -187,8 +187,19 @@ std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::
       for (const auto& [name, type, cnt] : props) {
         const bool known = col == species_col || col == pos_col || col == init_mag_col || col == mag_col ||
                            col == force_col || col == der_col;
-        if (type == 'R' && !known) {
-          for (int q = 0; q < cnt; ++q) smp.arrays[extra].second(q, a) = num(col + q, name.c_str());
+        if (type != 'S' && !known) {
+          for (int q = 0; q < cnt; ++q) {
+            double v = 0.0;
+            if (type == 'L') {
+              const std::string t = lower(std::string(f[col + q]));
+              if (t == "t" || t == "true" || t == "1") v = 1.0;
+              else if (!(t == "f" || t == "false" || t == "0"))
+                throw ParseError(path, ln, fmt::format("{}: '{}' is not T or F", name, f[col + q]));
+            } else {
+              v = num(col + q, name.c_str());
+            }
+            smp.arrays[extra].second(q, a) = v;
+          }
           ++extra;
         }
         col += cnt;

@@ -11,7 +11,8 @@ namespace mmtp::io {
 /// `Properties=species:S:1:pos:R:3[:initial_magmoms:R:1|:magmoms:R:1][:forces:R:3][:dE_dm:R:1]...`,
 /// `energy` [eV], `stress` (ASE: (1/V)∂E/∂ε [eV/Å³], 9 or Voigt-6 numbers) or `virial` [eV].
 /// Element symbols map to types through `species_names` (type t = species_names[t]).
-/// Other per-atom columns go to Sample::arrays, other info keys to Sample::features.
+/// Other per-atom columns (R, I, and L as 1/0) go to Sample::arrays, other info keys to
+/// Sample::features.
 /// Throws ParseError("FILE:LINE: ...") on malformed input or an unknown element.
 std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::string>& species_names);
 

@@ -1,0 +1,192 @@
+#include <fmt/core.h>
+#include <omp.h>
+
+#include <Eigen/Geometry>
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <iostream>
+#include <stdexcept>
+
+#include "commands.hpp"
+#include "mmtp/error.hpp"
+#include "mmtp/io/samples.hpp"
+#include "mmtp/relax.hpp"
+#include "mmtp/units.hpp"
+
+namespace po = boost::program_options;
+
+namespace mmtp::driver {
+namespace {
+
+/// The output sample of a relaxed (or evaluated) structure.
+Sample labelled(const Structure& s, const EnsembleResult& r, const std::vector<std::pair<std::string, std::string>>& features) {
+  Sample o;
+  o.structure = s;
+  o.features = features;
+  o.energy = r.mean.energy;
+  o.forces = r.mean.forces;
+  o.virial = r.mean.virial;
+  if (r.mean.dE_dm.size()) {
+    o.dE_dm = r.mean.dE_dm;
+    o.arrays.emplace_back("magnetic_forces", -r.mean.dE_dm.transpose());
+  }
+  o.features.emplace_back("short_pairs", std::to_string(r.mean.extrapolation.short_pairs));
+  o.features.emplace_back("moments_out_of_range", std::to_string(r.mean.extrapolation.moments_out_of_range));
+  if (r.members.size() > 1) o.features.emplace_back("energy_std", fmt::format("{:.17g}", r.energy_std));
+  return o;
+}
+
+/// Per-atom mask from an extxyz column: nonzero = true.
+std::vector<bool> mask_column(const Sample& smp, const std::string& name, const std::string& input) {
+  for (const auto& [col, a] : smp.arrays)
+    if (col == name) {
+      std::vector<bool> m(static_cast<std::size_t>(a.cols()));
+      for (Index i = 0; i < a.cols(); ++i) m[i] = a.col(i).cwiseAbs().maxCoeff() != 0.0;
+      return m;
+    }
+  throw Error(fmt::format("{}: no per-atom column '{}'", input, name));
+}
+
+}  // namespace
+
+int run_relax(const std::vector<std::string>& args) {
+  std::vector<std::string> potentials;
+  std::string input, output, species, cell = "none", moments = "relax", fix_moments, moment_mask, fixed_atoms, trajectory;
+  double pressure_gpa = 0.0, smax_gpa = 0.01;
+  int threads = 0;
+  RelaxOptions o;
+  po::options_description opts(
+      "mmtp-driver relax INPUT.{xyz,cfg} -p POT.mtp [-p ...] -o OUTPUT.{xyz,cfg} [options]\n"
+      "Joint spin-lattice relaxation (L-BFGS-B) of positions, cell and collinear moments of every structure\n"
+      "in INPUT. Exit code 0: all converged; 3: a run reached --max-steps; 4: a line search failed. The best\n"
+      "point is written in every case. All-zero moments are a stationary point of the symmetric energy:\n"
+      "give initial moments. Options");
+  opts.add_options()("help,h", "show this help")(
+      "potential,p", po::value(&potentials)->required(), "MLIP potential file; repeat for a committee (mean is relaxed)")(
+      "input", po::value(&input)->required(), "input structures")(
+      "output,o", po::value(&output)->required(), "relaxed structures (.xyz/.extxyz or .cfg)")(
+      "cell", po::value(&cell)->default_value("none"), "none, hydrostatic or full")(
+      "pressure", po::value(&pressure_gpa)->default_value(0.0), "external pressure [GPa] (enthalpy E + pV is minimised)")(
+      "moments", po::value(&moments)->default_value("relax"), "relax or fixed")(
+      "fix-moments", po::value(&fix_moments), "elements whose moments are held, e.g. Al or Al,Ni")(
+      "moment-mask", po::value(&moment_mask), "extxyz per-atom column: nonzero = moment held")(
+      "fixed-atoms", po::value(&fixed_atoms), "extxyz per-atom column: nonzero = atom does not move")(
+      "moment-scale", po::value(&o.moment_scale)->default_value(o.moment_scale), "joint-coordinate scale [Å/μB]")(
+      "bound-moments", "keep moments within the potential's trained range")(
+      "fmax", po::value(&o.fmax)->default_value(o.fmax), "max force [eV/Å]")(
+      "mmax", po::value(&o.mmax)->default_value(o.mmax), "max |dE/dm| [eV/μB]")(
+      "smax", po::value(&smax_gpa)->default_value(0.01), "max |stress − pressure| [GPa]")(
+      "max-steps", po::value(&o.max_steps)->default_value(o.max_steps), "L-BFGS iterations")(
+      "trajectory", po::value(&trajectory), "extxyz file with one frame per energy evaluation")(
+      "species", po::value(&species), "element of each potential type, e.g. Fe,Al")(
+      "raw", "plain E(M) instead of E_symm = (E(M)+E(-M))/2")(
+      "threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = OMP_NUM_THREADS or all cores)");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+    if (vm.count("help")) {
+      std::cout << opts << '\n';
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(fmt::format("relax: {}", e.what()));
+  }
+  if (cell == "none") o.cell = CellMode::none;
+  else if (cell == "hydrostatic") o.cell = CellMode::hydrostatic;
+  else if (cell == "full") o.cell = CellMode::full;
+  else throw Error(fmt::format("relax: --cell '{}' is not none, hydrostatic or full", cell));
+  if (moments != "relax" && moments != "fixed") throw Error(fmt::format("relax: --moments '{}' is not relax or fixed", moments));
+  if (threads < 0) throw Error("--threads must be >= 0");
+  if (threads > 0) omp_set_num_threads(threads);
+  // The command line is the boundary where GPa enters.
+  o.pressure = pressure_gpa * units::ev_per_angstrom3_per_gpa;
+  o.smax = smax_gpa * units::ev_per_angstrom3_per_gpa;
+  o.bound_moments = vm.count("bound-moments") > 0;
+  o.mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
+
+  const Ensemble ensemble = load_ensemble(potentials, species);
+  const auto& p0 = ensemble.members().front().parameters();
+  const auto& names = p0.species_names;
+  std::vector<int> fixed_types;
+  for (std::size_t pos = 0; !fix_moments.empty() && pos <= fix_moments.size();) {
+    const auto c = fix_moments.find(',', pos);
+    const std::string el = fix_moments.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
+    fixed_types.push_back(p0.type_of(el));  // throws naming the species the potential has
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  const auto samples = io::read_samples(input, names);
+  std::vector<Sample> out, traj;
+  int worst = 0;
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    const Sample& smp = samples[k];
+    const Structure& s = smp.structure;
+    RelaxOptions ok = o;
+    ok.relax_moments = moments == "relax" && p0.magnetic;
+    if (ok.relax_moments && !s.has_magmoms()) throw Error(fmt::format("{}: structure {}: no initial moments to relax", input, k + 1));
+    if (ok.relax_moments && s.magmoms.cwiseAbs().maxCoeff() == 0.0)
+      fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: every moment is zero, a stationary point of the "
+                         "symmetric energy; the relaxation stays non-magnetic. Give initial moments.\n", input, k + 1);
+    ok.fixed_moments.assign(static_cast<std::size_t>(s.size()), false);
+    for (Index i = 0; i < s.size(); ++i)
+      for (int t : fixed_types) ok.fixed_moments[i] = ok.fixed_moments[i] || s.species[i] == t;
+    if (!moment_mask.empty()) {
+      const auto m = mask_column(smp, moment_mask, input);
+      for (Index i = 0; i < s.size(); ++i) ok.fixed_moments[i] = ok.fixed_moments[i] || m[i];
+    }
+    if (!fixed_atoms.empty()) ok.fixed_atoms = mask_column(smp, fixed_atoms, input);
+    fmt::print("# structure {}: {} atoms  cell {}  moments {}\n# {:>5} {:>20} {:>12} {:>12} {:>12} {:>12}\n", k + 1, s.size(),
+               cell, ok.relax_moments ? "relax" : "fixed", "eval", "E+pV [eV]", "fmax [eV/Å]", "mmax [eV/μB]", "smax [GPa]",
+               "volume [Å³]");
+    auto observe = [&](const RelaxStep& st) {
+      fmt::print("{:7d} {:20.10f} {:12.6f} {:12.6f} {:12.6f} {:12.4f}\n", st.evaluation, st.enthalpy, st.fmax, st.mmax,
+                 st.smax / units::ev_per_angstrom3_per_gpa, volume(*st.structure));
+      if (!trajectory.empty()) traj.push_back(labelled(*st.structure, *st.result, {}));
+    };
+    RelaxReport rep;
+    try {
+      rep = relax(ensemble, s, ok, observe);
+    } catch (const std::invalid_argument& e) {
+      throw Error(fmt::format("{}: structure {}: {}", input, k + 1, e.what()));
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: structure {}: {}", input, k + 1, e.what()));
+    }
+    const Structure& f = rep.structure;
+    const Result& r = rep.result.mean;
+    fmt::print("# {} after {} evaluations: E = {:.8f} eV ({:.8f} eV/atom)", to_string(rep.status), rep.evaluations, r.energy,
+               r.energy / static_cast<double>(f.size()));
+    if (rep.result.members.size() > 1) fmt::print("  committee std(E) = {:.6f} eV", rep.result.energy_std);
+    fmt::print("\n");
+    if (f.pbc[0] && f.pbc[1] && f.pbc[2]) {
+      const auto a = f.cell.col(0), b = f.cell.col(1), c = f.cell.col(2);
+      auto angle = [](const auto& u, const auto& v) { return std::acos(u.dot(v) / (u.norm() * v.norm())) * 180.0 / M_PI; };
+      fmt::print("#   volume {:.6f} Å³ ({:.6f} Å³/atom)  a b c = {:.6f} {:.6f} {:.6f} Å  alpha beta gamma = {:.4f} {:.4f} {:.4f}°\n",
+                 volume(f), volume(f) / static_cast<double>(f.size()), a.norm(), b.norm(), c.norm(), angle(b, c), angle(a, c),
+                 angle(a, b));
+    }
+    if (f.has_magmoms())
+      for (int t = 0; t < p0.species_count; ++t) {
+        std::vector<double> m;
+        for (Index i = 0; i < f.size(); ++i)
+          if (f.species[i] == t) m.push_back(f.magmoms[i]);
+        if (m.empty()) continue;
+        const auto [lo, hi] = std::minmax_element(m.begin(), m.end());
+        double mean_abs = 0;
+        for (double x : m) mean_abs += std::abs(x);
+        fmt::print("#   moments {}: mean |m| = {:.4f} μB, min {:.4f}, max {:.4f} ({} atoms)\n",
+                   names.empty() ? std::to_string(t) : names[t], mean_abs / static_cast<double>(m.size()), *lo, *hi, m.size());
+      }
+    auto features = smp.features;
+    features.emplace_back("relax_status", to_string(rep.status));
+    out.push_back(labelled(f, rep.result, features));
+    worst = std::max(worst, rep.status == RelaxStatus::converged ? 0 : (rep.status == RelaxStatus::max_steps ? 3 : 4));
+  }
+  io::write_samples(output, out, names);
+  if (!trajectory.empty()) io::write_samples(trajectory, traj, names);
+  return worst;
+}
+
+}  // namespace mmtp::driver
