@@ -1,8 +1,6 @@
 #include <fmt/core.h>
-#include <omp.h>
 
 #include <boost/program_options.hpp>
-#include <iostream>
 #include <stdexcept>
 
 #include "commands.hpp"
@@ -13,38 +11,6 @@
 namespace po = boost::program_options;
 
 namespace mmtp::driver {
-
-Ensemble load_ensemble(const std::vector<std::string>& paths, const std::string& species_csv) {
-  if (paths.empty()) throw Error("no potential given (-p FILE)");
-  std::vector<std::string> names;
-  for (std::size_t pos = 0; !species_csv.empty() && pos <= species_csv.size();) {
-    const auto c = species_csv.find(',', pos);
-    names.push_back(species_csv.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (names.back().empty()) throw Error(fmt::format("--species '{}': empty element name", species_csv));
-    if (c == std::string::npos) break;
-    pos = c + 1;
-  }
-  std::vector<MagneticMtp> members;
-  for (const auto& path : paths) {
-    MtpParameters p = io::read_mtp(path);
-    if (!p.trained()) throw Error(fmt::format("{}: an untrained template (no coefficients) cannot be evaluated", path));
-    if (!names.empty()) {
-      if (static_cast<int>(names.size()) != p.species_count)
-        throw Error(fmt::format("--species names {} elements but {} has {} species", names.size(), path, p.species_count));
-      p.species_names = names;
-    }
-    try {
-      members.emplace_back(std::move(p));
-    } catch (const std::invalid_argument& e) {
-      throw Error(fmt::format("{}: {}", path, e.what()));
-    }
-  }
-  try {
-    return Ensemble(std::move(members));
-  } catch (const std::invalid_argument& e) {
-    throw Error(e.what());
-  }
-}
 
 int run_eval(const std::vector<std::string>& args) {
   std::vector<std::string> potentials;
@@ -65,18 +31,8 @@ int run_eval(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << '\n';
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw Error(fmt::format("eval: {}", e.what()));
-  }
-  if (threads < 0) throw Error("--threads must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
+  if (!parse_arguments("eval", args, opts, pos, vm)) return 0;
+  set_threads(threads);
   const Ensemble ensemble = load_ensemble(potentials, species);
   const auto& names = ensemble.members().front().parameters().species_names;
   const EvalMode mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
@@ -112,29 +68,7 @@ int run_eval(const std::vector<std::string>& args) {
     if (r.mean.dE_dm.size()) fmt::print("  max|dE/dm| = {:.4f} eV/μB", r.mean.dE_dm.cwiseAbs().maxCoeff());
     if (committee) fmt::print("  committee std(E) = {:.6f} eV", r.energy_std);
     fmt::print("\n");
-    Sample o;
-    o.structure = s;
-    o.features = samples[k].features;
-    auto set_feature = [&](const std::string& key, std::string value) {
-      for (auto& [name, v] : o.features)
-        if (name == key) {
-          v = std::move(value);
-          return;
-        }
-      o.features.emplace_back(key, std::move(value));
-    };
-    o.energy = r.mean.energy;
-    o.forces = r.mean.forces;
-    o.virial = r.mean.virial;
-    if (r.mean.dE_dm.size()) o.dE_dm = r.mean.dE_dm;
-    o.arrays.emplace_back("energies", r.mean.site_energies.transpose());
-    set_feature("short_pairs", std::to_string(x.short_pairs));
-    set_feature("moments_out_of_range", std::to_string(x.moments_out_of_range));
-    if (committee) {
-      set_feature("energy_std", fmt::format("{:.17g}", r.energy_std));
-      o.arrays.emplace_back("forces_std", r.forces_std);
-      if (r.dE_dm_std.size()) o.arrays.emplace_back("dE_dm_std", r.dE_dm_std.transpose());
-    }
+    Sample o = labelled_sample(s, r, samples[k].features);
     out.push_back(std::move(o));
   }
   io::write_samples(output, out, names);

@@ -1,10 +1,8 @@
 #include <fmt/core.h>
-#include <omp.h>
 
 #include <Eigen/Geometry>
 #include <boost/program_options.hpp>
 #include <cmath>
-#include <iostream>
 #include <stdexcept>
 
 #include "commands.hpp"
@@ -17,24 +15,6 @@ namespace po = boost::program_options;
 
 namespace mmtp::driver {
 namespace {
-
-/// The output sample of a relaxed (or evaluated) structure.
-Sample labelled(const Structure& s, const EnsembleResult& r, const std::vector<std::pair<std::string, std::string>>& features) {
-  Sample o;
-  o.structure = s;
-  o.features = features;
-  o.energy = r.mean.energy;
-  o.forces = r.mean.forces;
-  o.virial = r.mean.virial;
-  if (r.mean.dE_dm.size()) {
-    o.dE_dm = r.mean.dE_dm;
-    o.arrays.emplace_back("magnetic_forces", -r.mean.dE_dm.transpose());
-  }
-  o.features.emplace_back("short_pairs", std::to_string(r.mean.extrapolation.short_pairs));
-  o.features.emplace_back("moments_out_of_range", std::to_string(r.mean.extrapolation.moments_out_of_range));
-  if (r.members.size() > 1) o.features.emplace_back("energy_std", fmt::format("{:.17g}", r.energy_std));
-  return o;
-}
 
 /// Per-atom mask from an extxyz column: nonzero = true.
 std::vector<bool> mask_column(const Sample& smp, const std::string& name, const std::string& input) {
@@ -84,23 +64,13 @@ int run_relax(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << '\n';
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw Error(fmt::format("relax: {}", e.what()));
-  }
+  if (!parse_arguments("relax", args, opts, pos, vm)) return 0;
   if (cell == "none") o.cell = CellMode::none;
   else if (cell == "hydrostatic") o.cell = CellMode::hydrostatic;
   else if (cell == "full") o.cell = CellMode::full;
   else throw Error(fmt::format("relax: --cell '{}' is not none, hydrostatic or full", cell));
   if (moments != "relax" && moments != "fixed") throw Error(fmt::format("relax: --moments '{}' is not relax or fixed", moments));
-  if (threads < 0) throw Error("--threads must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
+  set_threads(threads);
   // The command line is the boundary where GPa enters.
   o.pressure = pressure_gpa * units::ev_per_angstrom3_per_gpa;
   o.smax = smax_gpa * units::ev_per_angstrom3_per_gpa;
@@ -144,7 +114,7 @@ int run_relax(const std::vector<std::string>& args) {
     auto observe = [&](const RelaxStep& st) {
       fmt::print("{:7d} {:20.10f} {:12.6f} {:12.6f} {:12.6f} {:12.4f}\n", st.evaluation, st.enthalpy, st.fmax, st.mmax,
                  st.smax / units::ev_per_angstrom3_per_gpa, volume(*st.structure));
-      if (!trajectory.empty()) traj.push_back(labelled(*st.structure, *st.result, {}));
+      if (!trajectory.empty()) traj.push_back(labelled_sample(*st.structure, *st.result, {}));
     };
     RelaxReport rep;
     try {
@@ -181,7 +151,7 @@ int run_relax(const std::vector<std::string>& args) {
       }
     auto features = smp.features;
     features.emplace_back("relax_status", to_string(rep.status));
-    out.push_back(labelled(f, rep.result, features));
+    out.push_back(labelled_sample(f, rep.result, std::move(features)));
     worst = std::max(worst, rep.status == RelaxStatus::converged ? 0 : (rep.status == RelaxStatus::max_steps ? 3 : 4));
   }
   io::write_samples(output, out, names);

@@ -1,9 +1,7 @@
 #include <fmt/core.h>
-#include <omp.h>
 
 #include <boost/program_options.hpp>
 #include <csignal>
-#include <iostream>
 #include <map>
 #include <stdexcept>
 
@@ -62,21 +60,11 @@ int run_serve(const std::vector<std::string>& args) {
       "bound-moments", po::value(&bound)->default_value(true),
       "relax: keep |m| within the potential's trained range [min_val, max_val]");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << '\n';
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw Error(fmt::format("serve: {}", e.what()));
-  }
+  if (!parse_arguments("serve", args, opts, {}, vm)) return 0;
   if (vm.count("unix") == vm.count("inet")) throw Error("serve: give exactly one of --unix NAME and --inet HOST:PORT");
   if (moments != "fixed" && moments != "relax") throw Error(fmt::format("serve: --moments '{}' is not fixed or relax", moments));
   if (extras != "auto" && extras != "json" && extras != "none") throw Error(fmt::format("serve: --extras '{}' is not auto, json or none", extras));
-  if (threads < 0) throw Error("--threads must be >= 0");
-  if (threads > 0) omp_set_num_threads(threads);
+  set_threads(threads);
   const bool relax = moments == "relax";
   MomentRelaxOptions relax_options;
   relax_options.mmax = mmax;
