@@ -122,11 +122,14 @@ Result MagneticMtp::evaluate(const Structure& s, const NeighborList& nl, EvalMod
 
   Result res;
   res.site_energies = Eigen::VectorXd::Zero(n);
-  const int nthreads = omp_get_max_threads();
-  std::vector<Result> partial(static_cast<std::size_t>(nthreads));
+  // The team size is known only inside the region (1 when called from another parallel
+  // region, since nesting is off), so each thread's accumulator is made there.
+  std::vector<Result> partial;
   std::exception_ptr error;
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel
   {
+#pragma omp single
+    partial.resize(static_cast<std::size_t>(omp_get_num_threads()));
     const int t = omp_get_thread_num();
     Result& mine = partial[static_cast<std::size_t>(t)];
     mine.forces = Eigen::Matrix3Xd::Zero(3, n);

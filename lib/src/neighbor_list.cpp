@@ -148,10 +148,15 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
   NeighborList nl;
   nl.cutoff = cutoff;
   nl.offsets.assign(static_cast<std::size_t>(n + 1), 0);
-  std::vector<std::vector<int>> found_atom(static_cast<std::size_t>(omp_get_max_threads()));
-  std::vector<std::vector<double>> found_vec(found_atom.size());
-#pragma omp parallel num_threads(static_cast<int>(found_atom.size()))
+  std::vector<std::vector<int>> found_atom;
+  std::vector<std::vector<double>> found_vec;
+#pragma omp parallel
   {
+#pragma omp single
+    {
+      found_atom.resize(static_cast<std::size_t>(omp_get_num_threads()));
+      found_vec.resize(found_atom.size());
+    }
     auto& fa = found_atom[static_cast<std::size_t>(omp_get_thread_num())];
     auto& fv = found_vec[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(static)

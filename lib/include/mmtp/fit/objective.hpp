@@ -1,0 +1,46 @@
+#pragma once
+#include <Eigen/Core>
+#include <vector>
+
+#include "mmtp/mtp.hpp"
+
+namespace mmtp::fit {
+
+/// Weights of the training objective (Kotykhov et al., Sci. Rep. 2023, Eq. 5, with the magnetic
+/// force term of Kotykhov et al. 2024). Per structure k with N_k atoms, X̄ the symmetrized
+/// model value (E(M)+E(−M))/2 and its derivatives:
+///   w_e (Ē_k/N_k − E_k/N_k)²                       energy per atom [eV]
+/// + w_f Σ_i |F̄_i − F_i|²                            forces [eV/Å], every component
+/// + w_s Σ_ab ((W̄ − W)_ab / N_k)²                    virial per atom [eV] (= stress × volume per atom)
+/// + w_m Σ_i (∂Ē/∂m_i − ∂E/∂m_i)²                    magnetic forces [eV/μB]; ∂Ē/∂m = (g(M) − g(−M))/2
+/// summed over structures, plus l2 Σ θ² over radial and moment coefficients.
+/// A label a structure lacks (no forces, no virial, no dE/dm) drops its term.
+struct Weights {
+  double energy = 1.0;
+  double force = 0.01;    ///< [Å²]
+  double stress = 0.001;
+  double magnetic = 0.01; ///< [μB²/Å² · Å²]: same scale as forces
+  double l2 = 0.0;
+  void validate() const;  ///< throws std::invalid_argument naming the field
+};
+
+/// Parameter vector θ of a potential: radial_coeffs, then species_coeffs, then moment_coeffs.
+Eigen::VectorXd pack(const MtpParameters& p);
+/// Writes θ back into `p` (sizes must match pack(p)). Throws std::invalid_argument.
+void unpack(const Eigen::VectorXd& theta, MtpParameters& p);
+
+/// One structure's objective term and its exact gradient with respect to θ. The gradient of
+/// the derivative terms uses one directional derivative: forces, virial and magnetic residuals
+/// form a single direction (δr, δε, δm) along which E is differentiated with dual numbers
+/// (Eigen AutoDiff), and reverse mode over the moment contractions gives ∂/∂θ of both E and
+/// that directional derivative. `gradient` is added to (size = pack(p).size()).
+/// Throws what MagneticMtp::evaluate throws.
+double structure_objective(const MagneticMtp& model, const Sample& sample, const Weights& w, EvalMode mode,
+                           Eigen::Ref<Eigen::VectorXd> gradient);
+
+/// Sum of structure_objective over `data` plus the L2 term; `gradient` (optional) receives the
+/// full gradient. Parallel over structures (OpenMP, deterministic for a thread count).
+double objective(const MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode,
+                 Eigen::VectorXd* gradient);
+
+}  // namespace mmtp::fit

@@ -1,0 +1,87 @@
+#include "mmtp/fit/objective.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "helpers.hpp"
+#include "mmtp/io/cfg.hpp"
+
+namespace mmtp::fit {
+namespace {
+
+/// Labels from one potential, a perturbed copy as the model: every term of the objective is
+/// non-zero.
+struct Fixture {
+  MtpParameters model;
+  std::vector<Sample> data;
+  Fixture() {
+    const MagneticMtp truth = test::load("rand12_2sp_mag2_R8.mtp");
+    for (const char* cfg : {"tric4_2sp_mag.cfg", "bcc_prim1_mag.cfg", "bcc16_2sp_mag.cfg"}) {
+      Sample s;
+      s.structure = test::structure(cfg);
+      const Result r = truth.evaluate(s.structure);
+      s.energy = r.energy;
+      s.forces = r.forces;
+      s.virial = r.virial;
+      s.dE_dm = r.dE_dm;
+      data.push_back(s);
+    }
+    model = truth.parameters();
+    std::mt19937 rng(5);
+    std::normal_distribution<double> n(0.0, 1.0);
+    for (double& c : model.radial_coeffs) c *= 1.0 + 0.2 * n(rng);
+    for (double& c : model.moment_coeffs) c *= 1.0 + 0.1 * n(rng);
+    model.species_coeffs[0] += 0.3;
+  }
+};
+
+class ObjectiveGradient : public ::testing::TestWithParam<EvalMode> {};
+
+TEST_P(ObjectiveGradient, MatchesCentralDifferencesForEveryKindOfParameter) {
+  const Fixture fx;
+  Weights w;
+  w.force = 0.05;
+  w.stress = 0.01;
+  w.magnetic = 0.02;
+  w.l2 = 1e-3;
+  Eigen::VectorXd grad;
+  const double loss = objective(fx.model, fx.data, w, GetParam(), &grad);
+  ASSERT_GT(loss, 0.0);
+  const Eigen::VectorXd theta = pack(fx.model);
+  const Index nr = static_cast<Index>(fx.model.radial_coeffs.size()), ns = fx.model.species_count;
+  std::vector<Index> probe;
+  for (Index q = 0; q < nr; q += 37) probe.push_back(q);  // radial
+  for (Index q = nr; q < nr + ns; ++q) probe.push_back(q);  // species
+  for (Index q = nr + ns; q < theta.size(); q += 5) probe.push_back(q);  // moment
+  for (Index q : probe) {
+    const double h = 1e-6 * std::max(1.0, std::abs(theta[q]));
+    MtpParameters plus = fx.model, minus = fx.model;
+    Eigen::VectorXd tp = theta, tm = theta;
+    tp[q] += h;
+    tm[q] -= h;
+    unpack(tp, plus);
+    unpack(tm, minus);
+    const double fd = (objective(plus, fx.data, w, GetParam(), nullptr) - objective(minus, fx.data, w, GetParam(), nullptr)) / (2 * h);
+    EXPECT_NEAR(grad[q], fd, 1e-5 * std::max(1.0, std::abs(fd))) << "parameter " << q;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ObjectiveGradient, ::testing::Values(EvalMode::raw, EvalMode::symmetrized),
+                         [](const auto& info) { return info.param == EvalMode::raw ? "raw" : "symmetrized"; });
+
+TEST(Objective, ZeroAtTheTruthAndPackRoundTrip) {
+  const MtpParameters truth = test::load("rand12_2sp_mag2_R8.mtp").parameters();
+  const Fixture fx;
+  Eigen::VectorXd grad;
+  EXPECT_NEAR(objective(truth, fx.data, Weights{}, EvalMode::symmetrized, &grad), 0.0, 1e-20);
+  EXPECT_LE(grad.cwiseAbs().maxCoeff(), 1e-9);
+  MtpParameters q = truth;
+  unpack(pack(truth), q);
+  EXPECT_EQ(q.radial_coeffs, truth.radial_coeffs);
+  EXPECT_EQ(q.moment_coeffs, truth.moment_coeffs);
+  EXPECT_THROW(unpack(Eigen::VectorXd::Zero(3), q), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace mmtp::fit
