@@ -85,3 +85,23 @@ TEST(Objective, ZeroAtTheTruthAndPackRoundTrip) {
 
 }  // namespace
 }  // namespace mmtp::fit
+
+namespace mmtp::fit {
+namespace {
+
+TEST(SolveLinear, RecoversSpeciesAndMomentCoefficientsExactly) {
+  const Fixture fx;
+  MtpParameters p = test::load("rand12_2sp_mag2_R8.mtp").parameters();  // the truth's radial part
+  const MtpParameters truth = p;
+  for (double& c : p.moment_coeffs) c = 0.0;
+  for (double& c : p.species_coeffs) c = 0.0;
+  Weights w;
+  w.magnetic = 0.01;
+  const double loss = solve_linear(p, fx.data, w, EvalMode::symmetrized, 1e-14);
+  EXPECT_LE(loss, 1e-12);
+  for (std::size_t a = 0; a < p.moment_coeffs.size(); a += 7) EXPECT_NEAR(p.moment_coeffs[a], truth.moment_coeffs[a], 1e-5);
+  EXPECT_NEAR(p.species_coeffs[1], truth.species_coeffs[1], 1e-5);
+}
+
+}  // namespace
+}  // namespace mmtp::fit

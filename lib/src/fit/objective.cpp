@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <omp.h>
 
+#include <Eigen/Cholesky>
 #include <cmath>
 #include <map>
 #include <stdexcept>
@@ -245,6 +246,89 @@ double objective(const MtpParameters& p, const std::vector<Sample>& data, const 
   }
   if (gradient) *gradient = std::move(grad);
   return loss;
+}
+
+double solve_linear(MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode, double ridge) {
+  w.validate();
+  if (data.empty()) throw std::invalid_argument("no training data");
+  const Index nr = static_cast<Index>(p.radial_coeffs.size()), nl_par = static_cast<Index>(p.species_count) + p.alpha_scalar_moments();
+  const MagneticMtp model(p);
+  const Monomials mono(p);
+  Eigen::MatrixXd normal = Eigen::MatrixXd::Zero(nl_par, nl_par);
+  Eigen::VectorXd rhs = Eigen::VectorXd::Zero(nl_par);
+  std::vector<Eigen::MatrixXd> normals;
+  std::vector<Eigen::VectorXd> rhss;
+#pragma omp parallel
+  {
+#pragma omp single
+    {
+      normals.assign(static_cast<std::size_t>(omp_get_num_threads()), Eigen::MatrixXd::Zero(nl_par, nl_par));
+      rhss.assign(normals.size(), Eigen::VectorXd::Zero(nl_par));
+    }
+    Eigen::MatrixXd& my_normal = normals[static_cast<std::size_t>(omp_get_thread_num())];
+    Eigen::VectorXd& my_rhs = rhss[static_cast<std::size_t>(omp_get_thread_num())];
+    auto add_mine = [&](const Eigen::VectorXd& row, double target, double weight) {
+      my_normal.noalias() += weight * row * row.transpose();
+      my_rhs.noalias() += weight * target * row;
+    };
+#pragma omp for schedule(static)
+    for (std::size_t k = 0; k < data.size(); ++k) {
+      const Sample& smp = data[k];
+      const Structure& s = smp.structure;
+      const Index n = s.size();
+      const double nd = static_cast<double>(std::max<Index>(1, n));
+      const bool magnetic = p.magnetic && s.has_magmoms();
+      const bool sym = magnetic && mode == EvalMode::symmetrized;
+      const NeighborList nl = NeighborList::build(s, model.cutoff());
+      // Direction d → derivative of the linear features (columns of the species and moment part).
+      auto features = [&](const Eigen::Matrix3Xd& dr, const Eigen::Matrix3d& deps, const Eigen::VectorXd& dm, Eigen::VectorXd* value) {
+        std::vector<Dual> g(p.parameter_count(), dual(0));
+        energy_gradient(p, mono, s, nl, dr, deps, dm, magnetic, sym, g);
+        Eigen::VectorXd d(nl_par);
+        if (value) value->resize(nl_par);
+        for (Index q = 0; q < nl_par; ++q) {
+          d[q] = g[static_cast<std::size_t>(nr + q)].derivatives()[0];
+          if (value) (*value)[q] = g[static_cast<std::size_t>(nr + q)].value();
+        }
+        return d;
+      };
+      const Eigen::Matrix3Xd zr = Eigen::Matrix3Xd::Zero(3, n);
+      const Eigen::VectorXd zm = Eigen::VectorXd::Zero(n);
+      Eigen::VectorXd value;
+      features(zr, Eigen::Matrix3d::Zero(), zm, &value);
+      if (smp.energy) add_mine(value / nd, *smp.energy / nd, w.energy);
+      if (smp.forces && w.force > 0)
+        for (Index i = 0; i < n; ++i)
+          for (int a = 0; a < 3; ++a) {
+            Eigen::Matrix3Xd dr = zr;
+            dr(a, i) = 1.0;
+            add_mine(-features(dr, Eigen::Matrix3d::Zero(), zm, nullptr), (*smp.forces)(a, i), w.force);
+          }
+      if (smp.virial && w.stress > 0)
+        for (int a = 0; a < 3; ++a)
+          for (int b = 0; b < 3; ++b) {
+            Eigen::Matrix3d e = Eigen::Matrix3d::Zero();
+            e(a, b) = 1.0;
+            add_mine(-features(zr, e, zm, nullptr) / nd, (*smp.virial)(a, b) / nd, w.stress);
+          }
+      if (smp.dE_dm && magnetic && w.magnetic > 0)
+        for (Index i = 0; i < n; ++i) {
+          Eigen::VectorXd dm = zm;
+          dm[i] = 1.0;
+          add_mine(features(zr, Eigen::Matrix3d::Zero(), dm, nullptr), (*smp.dE_dm)[i], w.magnetic);
+        }
+    }
+  }
+  for (std::size_t t = 0; t < normals.size(); ++t) {  // in thread order: deterministic
+    normal += normals[t];
+    rhs += rhss[t];
+  }
+  const double scale = std::max(1.0, normal.diagonal().maxCoeff());
+  normal.diagonal().array() += ridge * scale;
+  const Eigen::VectorXd x = normal.ldlt().solve(rhs);
+  for (int t = 0; t < p.species_count; ++t) p.species_coeffs[t] = x[t];
+  for (int a = 0; a < p.alpha_scalar_moments(); ++a) p.moment_coeffs[a] = x[p.species_count + a];
+  return objective(p, data, w, mode, nullptr);
 }
 
 }  // namespace mmtp::fit

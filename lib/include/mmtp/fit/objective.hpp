@@ -43,4 +43,11 @@ double structure_objective(const MagneticMtp& model, const Sample& sample, const
 double objective(const MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode,
                  Eigen::VectorXd* gradient);
 
+/// Solves the species and moment coefficients of `p` exactly by weighted linear least squares
+/// at fixed radial coefficients (the model is linear in them; MLIP's initialisation), with a
+/// small ridge `ridge`·I for stability. Design rows come from one dual-number directional
+/// derivative per force component, virial component and moment. Returns the objective after
+/// the solve. Throws std::invalid_argument on empty data.
+double solve_linear(MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode, double ridge = 1e-10);
+
 }  // namespace mmtp::fit
