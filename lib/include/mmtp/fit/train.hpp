@@ -1,0 +1,45 @@
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mmtp/fit/objective.hpp"
+
+namespace mmtp::fit {
+
+struct TrainOptions {
+  Weights weights;
+  EvalMode mode = EvalMode::symmetrized;  ///< the ±M augmentation of Eq. 5 (symmetrized model)
+  int max_iter = 1000;                    ///< L-BFGS iterations
+  double tol = 1e-9;                      ///< stop when the loss changes by less (relative) over 10 iterations
+  unsigned seed = 1;                      ///< random initial radial coefficients
+  double init_scale = 1e-2;               ///< they are uniform in [−init_scale, init_scale]
+  int checkpoint_every = 0;               ///< write `checkpoint` every N evaluations (0 = never)
+  std::string checkpoint;                 ///< .mtp path of the checkpoint (best point so far)
+  void validate() const;                  ///< throws std::invalid_argument naming the field
+};
+
+struct TrainProgress {
+  int evaluations = 0;
+  double loss = 0.0;
+  double seconds = 0.0;
+};
+
+struct TrainReport {
+  MtpParameters params;       ///< the best point found
+  double loss = 0.0;
+  double initial_loss = 0.0;  ///< after the linear solve
+  int evaluations = 0;
+  double seconds = 0.0;
+  std::string stop;           ///< why it stopped: "max_iter", "tolerance", or the solver's message
+};
+
+/// Fits all coefficients of `start` to `data`: when `start` has no radial coefficients they
+/// are drawn from `seed`; then species and moment coefficients are solved exactly
+/// (solve_linear), then L-BFGS (LBFGS++) runs over all parameters with the exact gradient.
+/// Deterministic for a seed and thread count. Throws std::invalid_argument for bad options or
+/// empty data, mmtp::Error from evaluation or checkpoint I/O.
+TrainReport train(MtpParameters start, const std::vector<Sample>& data, const TrainOptions& options,
+                  const std::function<void(const TrainProgress&)>& progress = {});
+
+}  // namespace mmtp::fit

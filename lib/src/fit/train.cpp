@@ -1,0 +1,83 @@
+#include "mmtp/fit/train.hpp"
+
+#include <fmt/core.h>
+
+#include <LBFGS.h>
+#include <chrono>
+#include <random>
+#include <stdexcept>
+
+#include "mmtp/io/mtp.hpp"
+
+namespace mmtp::fit {
+
+void TrainOptions::validate() const {
+  weights.validate();
+  if (max_iter < 0) throw std::invalid_argument(fmt::format("max_iter = {} must be >= 0", max_iter));
+  if (!(tol >= 0)) throw std::invalid_argument(fmt::format("tol = {} must be >= 0", tol));
+  if (!(init_scale > 0)) throw std::invalid_argument(fmt::format("init_scale = {} must be positive", init_scale));
+  if (checkpoint_every < 0) throw std::invalid_argument("checkpoint_every must be >= 0");
+  if (checkpoint_every > 0 && checkpoint.empty()) throw std::invalid_argument("checkpoint_every needs a checkpoint path");
+}
+
+TrainReport train(MtpParameters p, const std::vector<Sample>& data, const TrainOptions& o,
+                  const std::function<void(const TrainProgress&)>& progress) {
+  o.validate();
+  if (data.empty()) throw std::invalid_argument("empty training set");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const std::size_t n_radial = static_cast<std::size_t>(p.species_count) * p.species_count * p.radial_funcs_count *
+                               p.radial_coeffs_per_function();
+  if (p.radial_coeffs.empty()) {
+    std::mt19937_64 rng(o.seed);
+    std::uniform_real_distribution<double> u(-o.init_scale, o.init_scale);
+    p.radial_coeffs.resize(n_radial);
+    for (double& c : p.radial_coeffs) c = u(rng);
+  }
+  if (p.species_coeffs.empty()) p.species_coeffs.assign(static_cast<std::size_t>(p.species_count), 0.0);
+  if (p.moment_coeffs.empty()) p.moment_coeffs.assign(static_cast<std::size_t>(p.alpha_scalar_moments()), 0.0);
+  p.validate(true);
+
+  TrainReport report;
+  report.initial_loss = solve_linear(p, data, o.weights, o.mode);
+  report.params = p;
+  report.loss = report.initial_loss;
+  MtpParameters work = p;
+  auto f = [&](const Eigen::VectorXd& theta, Eigen::VectorXd& grad) -> double {
+    unpack(theta, work);
+    const double loss = objective(work, data, o.weights, o.mode, &grad);
+    ++report.evaluations;
+    if (loss < report.loss) {
+      report.loss = loss;
+      report.params = work;
+    }
+    if (o.checkpoint_every > 0 && report.evaluations % o.checkpoint_every == 0) io::write_mtp(o.checkpoint, report.params);
+    if (progress) progress(TrainProgress{report.evaluations, report.loss, seconds()});
+    return loss;
+  };
+  LBFGSpp::LBFGSParam<double> param;  // the solver keeps a reference: it must outlive it
+  param.epsilon = 0.0;
+  param.epsilon_rel = 0.0;
+  param.past = 10;
+  param.delta = o.tol;
+  param.max_iterations = o.max_iter;
+  param.max_linesearch = 40;
+  LBFGSpp::LBFGSSolver<double> solver(param);
+  Eigen::VectorXd theta = pack(p);
+  double fx = 0.0;
+  if (o.max_iter > 0) {
+    try {
+      const int iterations = solver.minimize(f, theta, fx);
+      report.stop = iterations >= o.max_iter ? "max_iter" : "tolerance";
+    } catch (const std::exception& e) {
+      report.stop = e.what();  // the best point is kept
+    }
+  } else {
+    report.stop = "max_iter";
+  }
+  if (o.checkpoint_every > 0) io::write_mtp(o.checkpoint, report.params);
+  report.seconds = seconds();
+  return report;
+}
+
+}  // namespace mmtp::fit
