@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "mmtp/error.hpp"
 #include "mmtp/io/mtp.hpp"
+#include "mmtp/io/text.hpp"
 
 namespace po = boost::program_options;
 
@@ -14,14 +15,7 @@ namespace mmtp::driver {
 
 Ensemble load_ensemble(const std::vector<std::string>& paths, const std::string& species_csv) {
   if (paths.empty()) throw Error("no potential given (-p FILE)");
-  std::vector<std::string> names;
-  for (std::size_t pos = 0; !species_csv.empty() && pos <= species_csv.size();) {
-    const auto c = species_csv.find(',', pos);
-    names.push_back(species_csv.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (names.back().empty()) throw Error(fmt::format("--species '{}': empty element name", species_csv));
-    if (c == std::string::npos) break;
-    pos = c + 1;
-  }
+  const std::vector<std::string> names = io::split_list(species_csv, "--species");
   std::vector<MagneticMtp> members;
   for (const auto& path : paths) {
     MtpParameters p = io::read_mtp(path);

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "mmtp/error.hpp"
 #include "mmtp/io/samples.hpp"
+#include "mmtp/io/text.hpp"
 #include "mmtp/relax.hpp"
 #include "mmtp/units.hpp"
 
@@ -81,13 +82,8 @@ int run_relax(const std::vector<std::string>& args) {
   const auto& p0 = ensemble.members().front().parameters();
   const auto& names = p0.species_names;
   std::vector<int> fixed_types;
-  for (std::size_t pos = 0; !fix_moments.empty() && pos <= fix_moments.size();) {
-    const auto c = fix_moments.find(',', pos);
-    const std::string el = fix_moments.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
+  for (const auto& el : io::split_list(fix_moments, "--fix-moments"))
     fixed_types.push_back(p0.type_of(el));  // throws naming the species the potential has
-    if (c == std::string::npos) break;
-    pos = c + 1;
-  }
   const auto samples = io::read_samples(input, names);
   std::vector<Sample> out, traj;
   int worst = 0;

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "mmtp/error.hpp"
-#include "mmtp/io/abinit.hpp"
+#include "mmtp/io/text.hpp"
 #include "mmtp/io/samples.hpp"
 
 namespace po = boost::program_options;
@@ -36,26 +36,12 @@ int main(int argc, char** argv) try {
   }
   po::notify(vm);
   abinit.strict = vm.count("strict") > 0;
-  std::vector<std::string> names;
-  for (std::size_t p = 0; !species.empty() && p <= species.size();) {
-    const auto c = species.find(',', p);
-    names.push_back(species.substr(p, c == std::string::npos ? std::string::npos : c - p));
-    if (c == std::string::npos) break;
-    p = c + 1;
-  }
-  std::vector<mmtp::Sample> all;
+  std::vector<std::string> names = mmtp::io::split_list(species, "--species"), warnings;
+  const auto all = mmtp::io::read_labelled(inputs, names, abinit, warnings);
   std::size_t skipped = 0;
-  for (const auto& in : inputs) {
-    if (mmtp::io::is_abinit_output(in)) {
-      auto r = mmtp::io::read_abinit(in, names, abinit);
-      for (const auto& w : r.warnings) {
-        fmt::print(stderr, "mmtp-convert: warning: {}\n", w);
-        skipped += w.find("(skipped)") != std::string::npos;
-      }
-      for (auto& s : r.samples) all.push_back(std::move(s));
-    } else {
-      for (auto& s : mmtp::io::read_samples(in, names)) all.push_back(std::move(s));
-    }
+  for (const auto& w : warnings) {
+    fmt::print(stderr, "mmtp-convert: warning: {}\n", w);
+    skipped += w.find("(skipped)") != std::string::npos;
   }
   if (all.empty()) throw mmtp::Error("no usable structure in the inputs");
   mmtp::io::write_samples(output, all, names);

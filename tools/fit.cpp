@@ -14,7 +14,6 @@
 #include "mmtp/ensemble.hpp"
 #include "mmtp/error.hpp"
 #include "mmtp/fit/train.hpp"
-#include "mmtp/io/abinit.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"
@@ -26,26 +25,11 @@ using mmtp::Index;
 namespace {
 
 std::vector<mmtp::Sample> load(const std::vector<std::string>& files, std::vector<std::string>& names, bool strict) {
-  std::vector<mmtp::Sample> out;
   mmtp::io::AbinitOptions ao;
   ao.strict = strict;
-  for (const auto& f : files) {
-    if (mmtp::io::is_abinit_output(f)) {
-      auto r = mmtp::io::read_abinit(f, names, ao);
-      for (const auto& w : r.warnings) fmt::print(stderr, "mmtp-fit: warning: {}\n", w);
-      for (auto& s : r.samples) out.push_back(std::move(s));
-    } else {
-      for (auto& s : mmtp::io::read_samples(f, names)) out.push_back(std::move(s));
-    }
-  }
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    const auto& s = out[k];
-    auto bad = [&](const char* what) { throw mmtp::Error(fmt::format("training structure {}: non-finite {} label", k + 1, what)); };
-    if (s.energy && !std::isfinite(*s.energy)) bad("energy");
-    if (s.forces && !s.forces->allFinite()) bad("force");
-    if (s.virial && !s.virial->allFinite()) bad("stress");
-    if (s.dE_dm && !s.dE_dm->allFinite()) bad("dE/dm");
-  }
+  std::vector<std::string> warnings;
+  auto out = mmtp::io::read_labelled(files, names, ao, warnings);
+  for (const auto& w : warnings) fmt::print(stderr, "mmtp-fit: warning: {}\n", w);
   return out;
 }
 
@@ -151,13 +135,7 @@ int main(int argc, char** argv) try {
   if (!(valid_fraction >= 0 && valid_fraction < 1)) throw mmtp::Error("--valid-fraction must be in [0, 1)");
   to.mode = vm.count("raw") ? mmtp::EvalMode::raw : mmtp::EvalMode::symmetrized;
 
-  std::vector<std::string> names;
-  for (std::size_t p = 0; !species.empty() && p <= species.size();) {
-    const auto c = species.find(',', p);
-    names.push_back(species.substr(p, c == std::string::npos ? std::string::npos : c - p));
-    if (c == std::string::npos) break;
-    p = c + 1;
-  }
+  std::vector<std::string> names = mmtp::io::split_list(species, "--species");
   auto train = load(train_files, names, vm.count("strict") > 0);
   auto valid = load(valid_files, names, vm.count("strict") > 0);
   if (valid_fraction > 0) {

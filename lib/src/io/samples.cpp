@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -33,6 +34,27 @@ SampleFormat detect_format(const std::string& path) {
 
 std::vector<Sample> read_samples(const std::string& path, const std::vector<std::string>& species_names) {
   return detect_format(path) == SampleFormat::cfg ? read_cfg(path) : read_extxyz(path, species_names);
+}
+
+std::vector<Sample> read_labelled(const std::vector<std::string>& paths, std::vector<std::string>& species_names,
+                                  const AbinitOptions& abinit, std::vector<std::string>& warnings) {
+  std::vector<Sample> out;
+  for (const auto& path : paths) {
+    if (is_abinit_output(path)) {
+      auto r = read_abinit(path, species_names, abinit);
+      warnings.insert(warnings.end(), r.warnings.begin(), r.warnings.end());
+      for (auto& s : r.samples) out.push_back(std::move(s));
+    } else {
+      for (auto& s : read_samples(path, species_names)) out.push_back(std::move(s));
+    }
+  }
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    const Sample& s = out[k];
+    const bool finite = (!s.energy || std::isfinite(*s.energy)) && (!s.forces || s.forces->allFinite()) &&
+                        (!s.virial || s.virial->allFinite()) && (!s.dE_dm || s.dE_dm->allFinite());
+    if (!finite) throw Error(fmt::format("structure {} of the inputs has a non-finite label", k + 1));
+  }
+  return out;
 }
 
 void write_samples(const std::string& path, const std::vector<Sample>& samples, const std::vector<std::string>& species_names) {

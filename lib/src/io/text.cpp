@@ -91,6 +91,18 @@ void write_atomically(const std::string& path, const std::function<void(std::ost
   }
 }
 
+std::vector<std::string> split_list(const std::string& csv, std::string_view what) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; !csv.empty() && pos <= csv.size();) {
+    const auto c = csv.find(',', pos);
+    out.push_back(csv.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+    if (out.back().empty()) throw Error(fmt::format("{} '{}': empty item", what, csv));
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  return out;
+}
+
 std::string extension(const std::string& path) {
   const auto slash = path.find_last_of('/');
   const auto dot = path.find_last_of('.');

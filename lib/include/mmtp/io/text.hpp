@@ -26,6 +26,10 @@ long parse_int(std::string_view token, const std::string& file, long line, std::
 /// leaves the old file or none, never a partial one. Throws mmtp::Error on I/O failure.
 void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
+/// Splits "Fe,Al" into {"Fe", "Al"} ("" gives none). Throws mmtp::Error naming `what` on an
+/// empty item ("Fe,,Al").
+std::vector<std::string> split_list(const std::string& csv, std::string_view what);
+
 /// Lower-case file extension without the dot ("" when none).
 std::string extension(const std::string& path);
 
