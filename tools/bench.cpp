@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+
+#include "cli.hpp"
 #include <chrono>
 #include <iostream>
 
@@ -14,7 +16,8 @@
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
+int main(int argc, char** argv) {
+  return mmtp::tools::run("mmtp-bench", [&] {
   std::string pot, input;
   int threads = 1, repeat = 10;
   po::options_description opts(
@@ -29,12 +32,7 @@ int main(int argc, char** argv) try {
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
   if (threads < 1 || repeat < 1) throw mmtp::Error("--threads and --repeat must be >= 1");
   omp_set_num_threads(threads);
   const mmtp::MagneticMtp mtp(mmtp::io::read_mtp(pot));
@@ -70,13 +68,5 @@ int main(int argc, char** argv) try {
   fmt::print("neighbor_list_us_per_atom_median: {:.3f}\n", median_of(nl_us));
   fmt::print("us_per_atom_median: {:.3f}\n", median);
   return 0;
-} catch (const po::error& e) {
-  fmt::print(stderr, "mmtp-bench: {}\n", e.what());
-  return 1;
-} catch (const mmtp::Error& e) {
-  fmt::print(stderr, "mmtp-bench: {}\n", e.what());
-  return 1;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "mmtp-bench: bug: {}\n", e.what());
-  return 2;
+  });
 }

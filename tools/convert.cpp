@@ -2,6 +2,8 @@
 #include <fmt/core.h>
 
 #include <boost/program_options.hpp>
+
+#include "cli.hpp"
 #include <iostream>
 
 #include "mmtp/error.hpp"
@@ -10,7 +12,8 @@
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
+int main(int argc, char** argv) {
+  return mmtp::tools::run("mmtp-convert", [&] {
   std::vector<std::string> inputs;
   std::string output, species;
   mmtp::io::AbinitOptions abinit;
@@ -29,12 +32,7 @@ int main(int argc, char** argv) try {
   po::positional_options_description pos;
   pos.add("inputs", -1);
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
   abinit.strict = vm.count("strict") > 0;
   std::vector<std::string> names = mmtp::io::split_list(species, "--species"), warnings;
   const auto all = mmtp::io::read_labelled(inputs, names, abinit, warnings);
@@ -49,13 +47,5 @@ int main(int argc, char** argv) try {
   for (const auto& n : names) order += (order.empty() ? "" : ",") + n;
   fmt::print("wrote {} structures to {} (species order {}; {} ABINIT datasets skipped)\n", all.size(), output, order, skipped);
   return 0;
-} catch (const po::error& e) {
-  fmt::print(stderr, "mmtp-convert: {}\n", e.what());
-  return 1;
-} catch (const mmtp::Error& e) {
-  fmt::print(stderr, "mmtp-convert: {}\n", e.what());
-  return 1;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "mmtp-convert: bug: {}\n", e.what());
-  return 2;
+  });
 }

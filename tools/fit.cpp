@@ -5,6 +5,8 @@
 
 #include <Eigen/LU>
 #include <boost/program_options.hpp>
+
+#include "cli.hpp"
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -86,7 +88,8 @@ double std_error_correlation(const std::vector<mmtp::EnsembleResult>& results, c
 
 }  // namespace
 
-int main(int argc, char** argv) try {
+int main(int argc, char** argv) {
+  return mmtp::tools::run("mmtp-fit", [&] {
   std::vector<std::string> train_files, valid_files;
   std::string out, tmpl, species;
   int level = 12, radial = 8, mag = 2, ensemble = 5, checkpoint_every = 0;
@@ -124,12 +127,7 @@ int main(int argc, char** argv) try {
   po::positional_options_description pos;
   pos.add("train", -1);
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
   if (vm["threads"].as<int>() > 0) omp_set_num_threads(vm["threads"].as<int>());
   if (ensemble < 1 || ensemble > 100) throw mmtp::Error("--ensemble must be in 1..100");
   if (!(valid_fraction >= 0 && valid_fraction < 1)) throw mmtp::Error("--valid-fraction must be in [0, 1)");
@@ -255,13 +253,5 @@ int main(int argc, char** argv) try {
   mmtp::io::write_atomically(out + ".report.json", [&](std::ostream& o) { o << report.dump(2) << '\n'; });
   fmt::print("wrote {}.0..{}.mtp and {}.report.json\n", out, ensemble - 1, out);
   return 0;
-} catch (const po::error& e) {
-  fmt::print(stderr, "mmtp-fit: {}\n", e.what());
-  return 1;
-} catch (const mmtp::Error& e) {
-  fmt::print(stderr, "mmtp-fit: {}\n", e.what());
-  return 1;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "mmtp-fit: bug: {}\n", e.what());
-  return 2;
+  });
 }

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <Eigen/LU>
 #include <boost/program_options.hpp>
+
+#include "cli.hpp"
 #include <chrono>
 #include <cerrno>
 #include <cstring>
@@ -157,7 +159,8 @@ double drive(const std::string& driver, const std::string& pot, const std::strin
 
 }  // namespace
 
-int main(int argc, char** argv) try {
+int main(int argc, char** argv) {
+  return mmtp::tools::run("mmtp-ipi-bench", [&] {
   std::string driver, pot;
   int calls = 2000;
   po::options_description opts(
@@ -170,13 +173,9 @@ int main(int argc, char** argv) try {
   opts.add_options()("help,h", "show this help")("driver", po::value(&driver)->required(), "path of mmtp-driver")(
       "potential,p", po::value(&pot)->required(), "single-species potential file")(
       "calls", po::value(&calls)->default_value(2000), "force calls for 2 atoms (1000 atoms: calls/20)");
+  po::positional_options_description pos;
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, opts), vm);
-  if (vm.count("help")) {
-    std::cout << opts << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
   if (calls < 20) throw mmtp::Error("--calls must be >= 20");
   omp_set_num_threads(1);
   const mmtp::MagneticMtp mtp(mmtp::io::read_mtp(pot));
@@ -207,7 +206,5 @@ int main(int argc, char** argv) try {
   }
   fmt::print("roundtrip_overhead_us_median: {:.1f}\n", overhead_2_unix);
   return 0;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "mmtp-ipi-bench: {}\n", e.what());
-  return 1;
+  });
 }

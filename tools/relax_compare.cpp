@@ -5,6 +5,8 @@
 #include <fmt/core.h>
 
 #include <boost/program_options.hpp>
+
+#include "cli.hpp"
 #include <iostream>
 
 #include "mmtp/error.hpp"
@@ -14,7 +16,8 @@
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
+int main(int argc, char** argv) {
+  return mmtp::tools::run("mmtp-relax-compare", [&] {
   std::vector<std::string> inputs;
   std::string pot;
   double fmax = 1e-3, mmax = 1e-3;
@@ -28,12 +31,7 @@ int main(int argc, char** argv) try {
   po::positional_options_description pos;
   pos.add("inputs", -1);
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << '\n';
-    return 0;
-  }
-  po::notify(vm);
+  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
   const mmtp::Ensemble model({mmtp::MagneticMtp(mmtp::io::read_mtp(pot))});
   const auto& names = model.members().front().parameters().species_names;
   mmtp::RelaxOptions base;
@@ -79,7 +77,5 @@ int main(int argc, char** argv) try {
                last.result.mean.energy);
   }
   return 0;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "mmtp-relax-compare: {}\n", e.what());
-  return 1;
+  });
 }
