@@ -20,8 +20,7 @@ Ensemble::Ensemble(std::vector<MagneticMtp> members) : members_(std::move(member
 }
 
 EnsembleResult Ensemble::evaluate(const Structure& s, EvalMode mode) const {
-  s.validate();
-  return evaluate(s, NeighborList::build(s, cutoff_), mode);
+  return evaluate(s, NeighborList::build(s, cutoff_), mode);  // build() validates s
 }
 
 EnsembleResult Ensemble::evaluate(const Structure& s, const NeighborList& nl, EvalMode mode) const {

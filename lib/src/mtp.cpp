@@ -105,8 +105,7 @@ MagneticMtp::MagneticMtp(MtpParameters p) : p_(std::move(p)) {
 }
 
 Result MagneticMtp::evaluate(const Structure& s, EvalMode mode) const {
-  s.validate();
-  return evaluate(s, NeighborList::build(s, cutoff()), mode);
+  return evaluate(s, NeighborList::build(s, cutoff()), mode);  // build() validates s
 }
 
 Result MagneticMtp::evaluate(const Structure& s, const NeighborList& nl, EvalMode mode) const {
