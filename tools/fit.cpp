@@ -19,6 +19,7 @@
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"
+#include "mmtp/moment_basis.hpp"
 #include "mmtp/units.hpp"
 
 namespace po = boost::program_options;
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
       "valid", po::value(&valid_files)->multitoken(), "validation files")(
       "valid-fraction", po::value(&valid_fraction)->default_value(0.0), "hold out this fraction of TRAIN (seeded)")(
       "template", po::value(&tmpl), "start from this .mtp/.almtp (its alpha tables; coefficients if trained)")(
-      "level", po::value(&level)->default_value(12), "MTP level (template from tools/templates)")(
+      "level", po::value(&level)->default_value(12), "MTP level: basis from the level rule (2..28)")(
       "species", po::value(&species), "type order, e.g. Fe,Al")(
       "rmin", po::value(&rmin)->default_value(2.1), "R_min [Å]")("rcut", po::value(&rcut)->default_value(4.5), "R_cut [Å]")(
       "radial-basis-size", po::value(&radial)->default_value(8), "Chebyshev functions in distance")(
@@ -146,8 +147,8 @@ int main(int argc, char** argv) {
   if (train.empty()) throw mmtp::Error("empty training set");
 
   // The starting potential: a template's alpha tables with this run's sizes.
-  const std::string tpath = !tmpl.empty() ? tmpl : fmt::format("{}/{:02d}.almtp", MMTP_TEMPLATE_DIR, level);
-  mmtp::MtpParameters start = mmtp::io::read_mtp(tpath);
+  const std::string tpath = !tmpl.empty() ? tmpl : fmt::format("level {}", level);
+  mmtp::MtpParameters start = !tmpl.empty() ? mmtp::io::read_mtp(tmpl) : mmtp::moment_tensor_basis(level);
   const bool keep = start.trained();
   if (!keep) {
     double largest = 0.0;
@@ -174,7 +175,7 @@ int main(int argc, char** argv) {
       if (t >= start.species_count) throw mmtp::Error(fmt::format("species {} is missing from the template", names[t]));
   std::string order;
   for (const auto& n : names) order += (order.empty() ? "" : ",") + n;
-  fmt::print("training on {} structures ({} validation), species {}, level template {}, {} parameters per member\n",
+  fmt::print("training on {} structures ({} validation), species {}, basis {}, {} parameters per member\n",
              train.size(), valid.size(), order, tpath,
              static_cast<std::size_t>(start.species_count) * start.species_count * start.radial_funcs_count *
                      start.radial_coeffs_per_function() + start.species_count + start.moment_coeffs.size() +
