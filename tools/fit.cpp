@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <numeric>
 #include <random>
 
 #include "mmtp/ensemble.hpp"
@@ -71,6 +73,35 @@ nlohmann::json errors(const std::vector<mmtp::EnsembleResult>& results, const st
           {"structures", data.size()}};
 }
 
+/// Per-structure predictions (ensemble mean and std) beside the labels, for parity plots.
+/// Energies [eV/atom], forces [eV/Å] (flattened x,y,z per atom), stress [GPa] (xx,yy,zz,yz,xz,xy,
+/// σ = −W/V), dE/dm [eV/μB]; a label the data lacks is null.
+nlohmann::json structures(const std::vector<mmtp::EnsembleResult>& results, const std::vector<mmtp::Sample>& data) {
+  nlohmann::json out = nlohmann::json::array();
+  auto stress = [](const Eigen::Matrix3d& w, double v) {
+    const Eigen::Matrix3d s = -w / v / mmtp::units::ev_per_angstrom3_per_gpa;
+    return std::vector<double>{s(0, 0), s(1, 1), s(2, 2), s(1, 2), s(0, 2), s(0, 1)};
+  };
+  auto flat = [](const auto& m) { return std::vector<double>(m.data(), m.data() + m.size()); };
+  for (std::size_t k = 0; k < data.size(); ++k) {
+    const auto& smp = data[k];
+    const auto& r = results[k];
+    const double n = static_cast<double>(smp.structure.size()), v = mmtp::volume(smp.structure);
+    std::string source;
+    for (const auto& [key, value] : smp.features)
+      if (key == "source") source = value;
+    nlohmann::json j = {{"source", source}, {"atoms", smp.structure.size()}, {"energy", r.mean.energy / n},
+                        {"energy_std", r.energy_std / n}, {"forces", flat(r.mean.forces)}, {"stress", stress(r.mean.virial, v)}};
+    j["energy_dft"] = smp.energy ? nlohmann::json(*smp.energy / n) : nlohmann::json();
+    j["forces_dft"] = smp.forces ? nlohmann::json(flat(*smp.forces)) : nlohmann::json();
+    j["stress_dft"] = smp.virial ? nlohmann::json(stress(*smp.virial, v)) : nlohmann::json();
+    if (r.mean.dE_dm.size()) j["dE_dm"] = flat(r.mean.dE_dm);
+    j["dE_dm_dft"] = smp.dE_dm ? nlohmann::json(flat(*smp.dE_dm)) : nlohmann::json();
+    out.push_back(j);
+  }
+  return out;
+}
+
 /// Pearson correlation between the ensemble's energy std and the mean's |error| (per atom).
 double std_error_correlation(const std::vector<mmtp::EnsembleResult>& results, const std::vector<mmtp::Sample>& data) {
   std::vector<double> a, b;
@@ -104,7 +135,7 @@ int main(int argc, char** argv) {
   opts.add_options()("help,h", "show this help")("train", po::value(&train_files)->required()->multitoken(), "training files")(
       "output,o", po::value(&out)->required(), "output prefix")(
       "valid", po::value(&valid_files)->multitoken(), "validation files")(
-      "valid-fraction", po::value(&valid_fraction)->default_value(0.0), "hold out this fraction of TRAIN (seeded)")(
+      "valid-fraction", po::value(&valid_fraction)->default_value(0.0), "hold out this fraction of TRAIN (seeded; keeps every composition in TRAIN)")(
       "template", po::value(&tmpl), "start from this .mtp/.almtp (its alpha tables; coefficients if trained)")(
       "level", po::value(&level)->default_value(12), "MTP level: basis from the level rule (2..28)")(
       "species", po::value(&species), "type order, e.g. Fe,Al")(
@@ -138,11 +169,28 @@ int main(int argc, char** argv) {
   auto train = load(train_files, names, vm.count("strict") > 0);
   auto valid = load(valid_files, names, vm.count("strict") > 0);
   if (valid_fraction > 0) {
+    // Seeded random hold-out that never takes the last training structure of a composition
+    // (the model cannot predict a composition it has never seen; that would test extrapolation).
     std::mt19937_64 rng(to.seed);
     std::shuffle(train.begin(), train.end(), rng);
-    const auto nv = static_cast<std::size_t>(std::round(valid_fraction * static_cast<double>(train.size())));
-    valid.insert(valid.end(), train.end() - static_cast<long>(nv), train.end());
-    train.resize(train.size() - nv);
+    auto composition = [](const mmtp::Sample& smp) {
+      std::vector<int> count;
+      for (int t : smp.structure.species) count.resize(std::max<std::size_t>(count.size(), t + 1u)), ++count[static_cast<std::size_t>(t)];
+      int g = 0;
+      for (int c : count) g = std::gcd(g, c);
+      for (int& c : count) c /= std::max(g, 1);
+      return count;
+    };
+    std::map<std::vector<int>, int> left;
+    for (const auto& smp : train) ++left[composition(smp)];
+    auto nv = static_cast<std::size_t>(std::round(valid_fraction * static_cast<double>(train.size())));
+    std::vector<mmtp::Sample> keep;
+    for (auto& smp : train) {
+      int& n = left[composition(smp)];
+      if (nv > 0 && n > 1) --n, --nv, valid.push_back(std::move(smp));
+      else keep.push_back(std::move(smp));
+    }
+    train = std::move(keep);
   }
   if (train.empty()) throw mmtp::Error("empty training set");
 
@@ -240,7 +288,8 @@ int main(int argc, char** argv) {
     std::vector<mmtp::EnsembleResult> results;
     for (const auto& s : *set) results.push_back(ens.evaluate(s.structure, to.mode));
     nlohmann::json part = {{"mean", errors(results, *set, -1)}, {"members", nlohmann::json::array()},
-                           {"std_error_correlation", std_error_correlation(results, *set)}};
+                           {"std_error_correlation", std_error_correlation(results, *set)},
+                           {"structures", structures(results, *set)}};
     for (int k = 0; k < ensemble; ++k) part["members"].push_back(errors(results, *set, k));
     report[name] = part;
     const auto& m = part["mean"];

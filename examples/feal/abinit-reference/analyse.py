@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""E(V) scans of ideal cells with free moments (tools/abinit-cdft --eos) -> a0, B0, moments.
+
+    analyse.py DIR [DIR...]     (each DIR holds NAME/NAME.abo from one --eos scan)
+
+Reads, from each completed .abo: the cubic lattice parameter (acell*rprim, Angstrom),
+etotal (Ha, -outvars echo) and the last "Integrated ... magnetization densities in atomic
+spheres" table (Diff(up-dn) per atom, muB). Fits E(V) per atom with a cubic polynomial in V
+and reports the minimum: a0 [Angstrom], B0 [GPa], E0 [eV/atom] and the sphere moment of
+each atom linearly interpolated at a0. Prints a TSV table and the summary.
+"""
+import glob
+import os
+import sys
+
+HA = 27.211386245988          # eV (CODATA 2018)
+BOHR = 0.529177210903         # Angstrom
+EV_A3_GPA = 160.21766208      # GPa per eV/Angstrom^3
+
+
+def read(abo):
+    text = open(abo, errors="replace").read()
+    if "Calculation completed." not in text:
+        return None
+    lines = text.splitlines()
+    etotal = a = acell = None
+    moments = []
+    after = False  # inside the "-outvars: echo values of variables after computation" block
+    for i, line in enumerate(lines):
+        w = line.split()
+        after = after or line.startswith(" -outvars: echo values of variables after computation")
+        if after and w[:1] == ["etotal"]:
+            etotal = float(w[1]) * HA
+        if after and w[:1] == ["acell"]:
+            acell = float(w[1]) * BOHR
+        if after and w[:1] == ["rprim"]:
+            a = float(w[1]) * acell
+        if line.startswith(" Atom    Radius    up_density"):
+            moments = []
+            for row in lines[i + 1:]:
+                c = row.split()
+                if not c or not c[0].isdigit():
+                    break
+                moments.append(float(c[5]))
+    return a, etotal, moments
+
+
+def solve(m, y):
+    n = len(y)
+    m = [row[:] + [y[i]] for i, row in enumerate(m)]
+    for c in range(n):
+        p = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[p] = m[p], m[c]
+        for r in range(n):
+            if r != c:
+                f = m[r][c] / m[c][c]
+                m[r] = [x - f * z for x, z in zip(m[r], m[c])]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def fit(points):
+    """Least-squares cubic E(V); returns V0, E0, B0 = V E''(V0)."""
+    v = [p[0] for p in points]
+    e = [p[1] for p in points]
+    vm = sum(v) / len(v)
+    x = [vi - vm for vi in v]
+    ata = [[sum(xi ** (i + j) for xi in x) for j in range(4)] for i in range(4)]
+    aty = [sum(ei * xi ** i for xi, ei in zip(x, e)) for i in range(4)]
+    c = solve(ata, aty)
+    t = min(x, key=lambda xi: e[x.index(xi)])
+    for _ in range(50):  # Newton on E'(x) = 0 from the lowest sample
+        d1 = c[1] + 2 * c[2] * t + 3 * c[3] * t * t
+        d2 = 2 * c[2] + 6 * c[3] * t
+        t -= d1 / d2
+    e0 = sum(c[i] * t ** i for i in range(4))
+    return t + vm, e0, (t + vm) * (2 * c[2] + 6 * c[3] * t)
+
+
+def main(dirs):
+    for d in dirs:
+        rows = []
+        for abo in sorted(glob.glob(os.path.join(d, "*", "*.abo"))):
+            r = read(abo)
+            if r:
+                rows.append(r)
+        if len(rows) < 4:
+            sys.exit(f"{d}: {len(rows)} completed runs, need 4")
+        nat = len(rows[0][2])
+        print(f"# {d}\n# a[A]\tE[eV/atom]\t" + "\t".join(f"m{i + 1}[muB]" for i in range(nat)))
+        for a, e, m in rows:
+            print(f"{a:.5f}\t{e / nat:.6f}\t" + "\t".join(f"{x:.4f}" for x in m))
+        # V per atom of the cubic 2-atom cell
+        v0, e0, b0 = fit([(a ** 3 / nat, e / nat) for a, e, _ in rows])
+        a0 = (v0 * nat) ** (1 / 3)
+        j = max(i for i in range(len(rows) - 1) if rows[i][0] <= a0) if rows[0][0] <= a0 else 0
+        (a1, _, m1), (a2, _, m2) = rows[j], rows[j + 1]
+        m0 = [x + (y - x) * (a0 - a1) / (a2 - a1) for x, y in zip(m1, m2)]
+        print(f"minimum: a0 = {a0:.4f} A, B0 = {b0 * EV_A3_GPA:.0f} GPa, E0 = {e0:.6f} eV/atom, "
+              "moments at a0 = " + ", ".join(f"{x:.3f}" for x in m0) + " muB\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["."])
