@@ -75,8 +75,8 @@ nlohmann::json errors(const std::vector<mmtp::EnsembleResult>& results, const st
 
 /// Per-structure predictions (ensemble mean and std) beside the labels, for parity plots.
 /// Energies [eV/atom], forces [eV/Å] (flattened x,y,z per atom), stress [GPa] (xx,yy,zz,yz,xz,xy,
-/// σ = −W/V), dE/dm [eV/μB]; a label the data lacks is null.
-nlohmann::json structures(const std::vector<mmtp::EnsembleResult>& results, const std::vector<mmtp::Sample>& data) {
+/// σ = −W/V), dE/dm [eV/μB], atoms per type (`species_counts`); a label the data lacks is null.
+nlohmann::json structures(const std::vector<mmtp::EnsembleResult>& results, const std::vector<mmtp::Sample>& data, int species) {
   nlohmann::json out = nlohmann::json::array();
   auto stress = [](const Eigen::Matrix3d& w, double v) {
     const Eigen::Matrix3d s = -w / v / mmtp::units::ev_per_angstrom3_per_gpa;
@@ -90,7 +90,9 @@ nlohmann::json structures(const std::vector<mmtp::EnsembleResult>& results, cons
     std::string source;
     for (const auto& [key, value] : smp.features)
       if (key == "source") source = value;
-    nlohmann::json j = {{"source", source}, {"atoms", smp.structure.size()}, {"energy", r.mean.energy / n},
+    std::vector<int> counts(static_cast<std::size_t>(species), 0);
+    for (int t : smp.structure.species) ++counts[static_cast<std::size_t>(t)];
+    nlohmann::json j = {{"source", source}, {"atoms", smp.structure.size()}, {"species_counts", counts}, {"energy", r.mean.energy / n},
                         {"energy_std", r.energy_std / n}, {"forces", flat(r.mean.forces)}, {"stress", stress(r.mean.virial, v)}};
     j["energy_dft"] = smp.energy ? nlohmann::json(*smp.energy / n) : nlohmann::json();
     j["forces_dft"] = smp.forces ? nlohmann::json(flat(*smp.forces)) : nlohmann::json();
@@ -289,7 +291,7 @@ int main(int argc, char** argv) {
     for (const auto& s : *set) results.push_back(ens.evaluate(s.structure, to.mode));
     nlohmann::json part = {{"mean", errors(results, *set, -1)}, {"members", nlohmann::json::array()},
                            {"std_error_correlation", std_error_correlation(results, *set)},
-                           {"structures", structures(results, *set)}};
+                           {"structures", structures(results, *set, static_cast<int>(names.size()))}};
     for (int k = 0; k < ensemble; ++k) part["members"].push_back(errors(results, *set, k));
     report[name] = part;
     const auto& m = part["mean"];
