@@ -1,0 +1,83 @@
+"""The FeAl example's programs: ASE MD through the socket driver, parity plots of the shipped
+ensemble's report, and tools/abinit-cdft (deterministic inputs; a real ABINIT cDFT run, its
+resume, and its output read back by mmtp-convert)."""
+import json
+import os
+import re
+import shutil
+import sys
+
+from common import arguments, run, tmpdir
+
+args = arguments()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(ROOT, "examples", "feal")
+PY = "/usr/bin/python3"
+bindir = os.path.dirname(os.path.dirname(args.driver))
+
+# 1. ASE MD (NVE, 1 fs) through `mmtp-driver serve` with the shipped 5-member committee:
+#    the driver exits 0 when ASE closes the socket, and the total energy is conserved.
+r = run([PY, os.path.join(EXAMPLE, "ase_md.py"), "--driver", args.driver, "--steps", "20"])
+m = re.search(r"energy drift over 20 steps of 1.0 fs: ([-+.0-9e]+) meV/atom \(largest excursion ([.0-9e]+)", r.stdout)
+assert m, r.stdout
+drift, excursion = float(m.group(1)), float(m.group(2))
+assert abs(drift) < 0.05 and excursion < 0.1, r.stdout
+assert "driver exit 0" in r.stdout, r.stdout
+
+# 2. Parity plots from the shipped report: PNGs written, RMSEs equal the report's.
+out = tmpdir()
+r = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(EXAMPLE, "potential", "feal.report.json"), "-o", out])
+report = json.load(open(os.path.join(EXAMPLE, "potential", "feal.report.json")))
+for name in ("parity_energy.png", "parity_forces.png", "parity_stress.png", "parity_dE_dm.png", "error_vs_std.png"):
+    assert os.path.getsize(os.path.join(out, name)) > 10000, name
+for part in ("train", "valid"):
+    e = float(re.search(rf"energy {part}: RMSE ([.0-9e]+) eV/atom", r.stdout).group(1))
+    f = float(re.search(rf"forces {part}: RMSE ([.0-9e]+) eV/Å", r.stdout).group(1))
+    # printed with 4 significant digits
+    assert abs(e * 1000 / report[part]["mean"]["energy_rmse_meV_per_atom"] - 1) < 1e-3, (e, part)
+    assert abs(f / report[part]["mean"]["force_rmse_eV_per_A"] - 1) < 1e-3, (f, part)
+r = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "missing.json")], expect_rc=1)
+assert r.stderr.startswith("parity: ") and "missing.json" in r.stderr, r.stderr
+
+# 3. tools/abinit-cdft: inputs are a pure function of the arguments; ABINIT's rules hold.
+tool = os.path.join(ROOT, "tools", "abinit-cdft")
+a, b = tmpdir(), tmpdir()
+run([PY, tool, "--out", a, "--count", "6", "--seed", "3", "--dry-run"])
+run([PY, tool, "--out", b, "--count", "6", "--seed", "3", "--dry-run"])
+names = sorted(os.listdir(a))
+assert len(names) == 6 and names == sorted(os.listdir(b)), names
+zval = {"1": 16, "2": 3}
+for n in names:
+    text = open(os.path.join(a, n, n + ".abi")).read()
+    assert text == open(os.path.join(b, n, n + ".abi")).read(), n
+    natom = int(re.search(r"^natom (\d+)", text, re.M).group(1))
+    spinat = re.findall(r"0\.0 0\.0 (-?[.0-9]+)", text)
+    typat = re.search(r"^typat (.*)$", text, re.M).group(1).split()
+    assert len(spinat) == natom == len(typat), n
+    assert "constraint_kind" in text and "magcon_lambda 2.000" in text and "iscf 7" in text, n
+    for t, mom in zip(typat, spinat):
+        assert abs(float(mom)) <= (3.0 if zval[t] == 16 else 0.1), (n, mom)
+    nel = sum(zval[t] for t in typat)
+    need = -(-(nel + sum(abs(float(x)) for x in spinat)) // 2)
+    assert int(re.search(r"^nband (\d+)", text, re.M).group(1)) >= need + 4, n
+
+# A real constrained-DFT run with Debian's abinit (CI installs it): targets met, dE/dm read,
+# and a second call skips the finished run.
+if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_paw_pbe_standard"):
+    d = tmpdir()
+    r = run([PY, tool, "--out", d, "--count", "1", "--seed", "5"], expect_rc=0)
+    assert "converged" in r.stdout and "NOT" not in r.stdout, r.stdout
+    r = run([PY, tool, "--out", d, "--count", "1", "--seed", "5"], expect_rc=0)
+    assert open(os.path.join(d, "status.tsv")).read().count("\n") == 1, "the finished run was repeated"
+    xyz = os.path.join(d, "data.xyz")
+    abo = [os.path.join(d, n, n + ".abo") for n in sorted(os.listdir(d)) if os.path.isdir(os.path.join(d, n))]
+    run([os.path.join(bindir, "tools", "mmtp-convert"), *abo, "--species", "Fe,Al", "-o", xyz])
+    from ase.io import read
+    atoms = read(xyz)
+    targets = [float(x) for x in re.findall(r"0\.0 0\.0 (-?[.0-9]+)", open(abo[0][:-4] + ".abi").read())]
+    assert max(abs(x - y) for x, y in zip(atoms.get_initial_magnetic_moments(), targets)) < 1e-6
+    assert abs(atoms.arrays["dE_dm"]).max() > 0 and abs(atoms.get_forces()).max() > 0
+    print("abinit run:", r.stdout.strip().splitlines()[-1])
+else:
+    print("abinit not installed: the real-run part was not exercised", file=sys.stderr)
+print("ok")
