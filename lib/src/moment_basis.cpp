@@ -1,6 +1,7 @@
 #include "mmtp/moment_basis.hpp"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -24,9 +25,10 @@ std::vector<Comp> group_components(int s) {
   return out;
 }
 
+/// Position of `c` in group_components(a + b + c): the groups with a larger power of x come first.
 int component_index(const Comp& c) {
-  const auto list = group_components(c[0] + c[1] + c[2]);
-  return static_cast<int>(std::find(list.begin(), list.end(), c) - list.begin());
+  const int s = c[0] + c[1] + c[2], a = c[0];
+  return (s - a) * (s - a + 1) / 2 + (s - a - c[1]);
 }
 
 /// (p+q+r)! / (p! q! r!), built as a product of binomials (exact in integers).
@@ -142,6 +144,10 @@ class Builder {
     std::vector<int> groups;
     std::vector<std::vector<int>> owners;
     bool basic = false;
+    // How it was made from [v × right] (not set for a leaf):
+    std::vector<int> contraction;  // indices of v contracted with each group of `right`
+    int lfree = 0;                 // indices of v left free
+    bool merged = false;           // [A × A] with one free index each: one symmetric group of 2
   };
 
   explicit Builder(const std::vector<Tensor>& basics) {
@@ -160,30 +166,35 @@ class Builder {
   static Partial step(const Graph& g, int v, const Partial& right) {
     const auto& tv = g.t[static_cast<std::size_t>(v)];
     Partial out;
-    std::string contraction;
-    int lfree = tv.nu;
+    out.lfree = tv.nu;
     std::vector<int> rem;
     for (std::size_t k = 0; k < right.groups.size(); ++k) {
       int c = 0;
       for (int w : right.owners[k]) c += g.e[static_cast<std::size_t>(v)][static_cast<std::size_t>(w)];
-      contraction += fmt::format("{},", c);
-      lfree -= c;
+      out.contraction.push_back(c);
+      out.lfree -= c;
       rem.push_back(right.groups[k] - c);
     }
-    out.key = fmt::format("[{}|{}|{}]", basic_key(tv), right.key, contraction);
-    if (right.basic && g.t[static_cast<std::size_t>(right.owners[0][0])] == tv && lfree == 1 && rem[0] == 1) {
+    out.key = fmt::format("[{}|{}|{}]", basic_key(tv), right.key, fmt::join(out.contraction, ","));
+    if (right.basic && g.t[static_cast<std::size_t>(right.owners[0][0])] == tv && out.lfree == 1 && rem[0] == 1) {
       out.groups = {2};  // Σ_k A_ik A_jk is symmetric in (i, j)
       out.owners = {{v, right.owners[0][0]}};
+      out.merged = true;
       return out;
     }
-    if (lfree > 0) out.groups.push_back(lfree), out.owners.push_back({v});
+    if (out.lfree > 0) out.groups.push_back(out.lfree), out.owners.push_back({v});
     for (std::size_t k = 0; k < rem.size(); ++k)
       if (rem[k] > 0) out.groups.push_back(rem[k]), out.owners.push_back(right.owners[k]);
     return out;
   }
 
   static Partial leaf(const Graph& g, int v) {
-    return {basic_key(g.t[static_cast<std::size_t>(v)]), {g.t[static_cast<std::size_t>(v)].nu}, {{v}}, true};
+    Partial out;
+    out.key = basic_key(g.t[static_cast<std::size_t>(v)]);
+    out.groups = {g.t[static_cast<std::size_t>(v)].nu};
+    out.owners = {{v}};
+    out.basic = true;
+    return out;
   }
 
   /// Components a chain over `order` would add (0 when every node exists).
@@ -234,16 +245,7 @@ class Builder {
     const Node& ln = nodes_.at(basic_key(g.t[static_cast<std::size_t>(v)]));
     const int k0 = moments_;
     const Node node{result.groups, k0};
-    std::vector<int> c;  // contraction per right group
-    int csum = 0;
-    for (std::size_t k = 0; k < right.groups.size(); ++k) {
-      int x = 0;
-      for (int w : right.owners[k]) x += g.e[static_cast<std::size_t>(v)][static_cast<std::size_t>(w)];
-      c.push_back(x), csum += x;
-    }
-    const int lfree = g.t[static_cast<std::size_t>(v)].nu - csum;
-    const bool merged = result.groups.size() == 1 && result.groups[0] == 2 && result.owners[0].size() == 2 &&
-                        right.basic && lfree == 1;
+    const std::vector<int>& c = result.contraction;
     // Enumerate the result's components group by group.
     std::vector<std::vector<Comp>> lists;
     for (int s : result.groups) lists.push_back(group_components(s));
@@ -251,14 +253,14 @@ class Builder {
     for (int k = 0; k < node.count(); ++k) {
       Comp lcomp{0, 0, 0};
       std::vector<Comp> rfree(right.groups.size(), Comp{0, 0, 0});
-      if (merged) {
+      if (result.merged) {
         const Comp& m = lists[0][at[0]];
         const int first = m[0] > 0 ? 0 : m[1] > 0 ? 1 : 2;  // the first index goes to the left tensor
         lcomp[static_cast<std::size_t>(first)] = 1;
         rfree[0] = m, rfree[0][static_cast<std::size_t>(first)] -= 1;
       } else {
         std::size_t gi = 0;
-        if (lfree > 0) lcomp = lists[gi][at[gi]], ++gi;
+        if (result.lfree > 0) lcomp = lists[gi][at[gi]], ++gi;
         for (std::size_t r = 0; r < right.groups.size(); ++r)
           if (right.groups[r] - c[r] > 0) rfree[r] = lists[gi][at[gi]], ++gi;
       }
