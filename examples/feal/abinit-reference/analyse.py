@@ -13,9 +13,8 @@ import glob
 import os
 import sys
 
-HA = 27.211386245988          # eV (CODATA 2018)
-BOHR = 0.529177210903         # Angstrom
-EV_A3_GPA = 160.21766208      # GPa per eV/Angstrom^3
+import numpy as np
+from ase.units import GPa, Bohr, Hartree  # CODATA 2014, the constants ABINIT 9 uses
 
 
 def read(abo):
@@ -30,9 +29,9 @@ def read(abo):
         w = line.split()
         after = after or line.startswith(" -outvars: echo values of variables after computation")
         if after and w[:1] == ["etotal"]:
-            etotal = float(w[1]) * HA
+            etotal = float(w[1]) * Hartree
         if after and w[:1] == ["acell"]:
-            acell = float(w[1]) * BOHR
+            acell = float(w[1]) * Bohr
         if after and w[:1] == ["rprim"]:
             a = float(w[1]) * acell
         if line.startswith(" Atom    Radius    up_density"):
@@ -45,35 +44,14 @@ def read(abo):
     return a, etotal, moments
 
 
-def solve(m, y):
-    n = len(y)
-    m = [row[:] + [y[i]] for i, row in enumerate(m)]
-    for c in range(n):
-        p = max(range(c, n), key=lambda r: abs(m[r][c]))
-        m[c], m[p] = m[p], m[c]
-        for r in range(n):
-            if r != c:
-                f = m[r][c] / m[c][c]
-                m[r] = [x - f * z for x, z in zip(m[r], m[c])]
-    return [m[i][n] / m[i][i] for i in range(n)]
-
-
 def fit(points):
-    """Least-squares cubic E(V); returns V0, E0, B0 = V E''(V0)."""
-    v = [p[0] for p in points]
-    e = [p[1] for p in points]
-    vm = sum(v) / len(v)
-    x = [vi - vm for vi in v]
-    ata = [[sum(xi ** (i + j) for xi in x) for j in range(4)] for i in range(4)]
-    aty = [sum(ei * xi ** i for xi, ei in zip(x, e)) for i in range(4)]
-    c = solve(ata, aty)
-    t = min(x, key=lambda xi: e[x.index(xi)])
-    for _ in range(50):  # Newton on E'(x) = 0 from the lowest sample
-        d1 = c[1] + 2 * c[2] * t + 3 * c[3] * t * t
-        d2 = 2 * c[2] + 6 * c[3] * t
-        t -= d1 / d2
-    e0 = sum(c[i] * t ** i for i in range(4))
-    return t + vm, e0, (t + vm) * (2 * c[2] + 6 * c[3] * t)
+    """Least-squares cubic E(V); returns V0, E0, B0 = V0 E''(V0) at the minimum nearest the lowest sample."""
+    v, e = np.array(points).T
+    c = np.polynomial.Polynomial.fit(v, e, 3)
+    d1, d2 = c.deriv(1), c.deriv(2)
+    minima = [x.real for x in d1.roots() if abs(x.imag) < 1e-12 and d2(x.real) > 0]
+    v0 = min(minima, key=lambda x: abs(x - v[np.argmin(e)]))
+    return v0, c(v0), v0 * d2(v0)
 
 
 def main(dirs):
@@ -95,7 +73,7 @@ def main(dirs):
         j = max(i for i in range(len(rows) - 1) if rows[i][0] <= a0) if rows[0][0] <= a0 else 0
         (a1, _, m1), (a2, _, m2) = rows[j], rows[j + 1]
         m0 = [x + (y - x) * (a0 - a1) / (a2 - a1) for x, y in zip(m1, m2)]
-        print(f"minimum: a0 = {a0:.4f} A, B0 = {b0 * EV_A3_GPA:.0f} GPa, E0 = {e0:.6f} eV/atom, "
+        print(f"minimum: a0 = {a0:.4f} A, B0 = {b0 / GPa:.0f} GPa, E0 = {e0:.6f} eV/atom, "
               "moments at a0 = " + ", ".join(f"{x:.3f}" for x in m0) + " muB\n")
 
 
