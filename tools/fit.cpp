@@ -73,6 +73,13 @@ nlohmann::json errors(const std::vector<mmtp::EnsembleResult>& results, const st
           {"structures", data.size()}};
 }
 
+/// Atoms of each type 0..species−1 in a structure.
+std::vector<int> species_counts(const mmtp::Sample& smp, int species) {
+  std::vector<int> counts(static_cast<std::size_t>(species), 0);
+  for (int t : smp.structure.species) ++counts[static_cast<std::size_t>(t)];
+  return counts;
+}
+
 /// Per-structure predictions (ensemble mean and std) beside the labels, for parity plots.
 /// Energies [eV/atom], forces [eV/Å] (flattened x,y,z per atom), stress [GPa] (xx,yy,zz,yz,xz,xy,
 /// σ = −W/V), dE/dm [eV/μB], atoms per type (`species_counts`); a label the data lacks is null.
@@ -90,9 +97,7 @@ nlohmann::json structures(const std::vector<mmtp::EnsembleResult>& results, cons
     std::string source;
     for (const auto& [key, value] : smp.features)
       if (key == "source") source = value;
-    std::vector<int> counts(static_cast<std::size_t>(species), 0);
-    for (int t : smp.structure.species) ++counts[static_cast<std::size_t>(t)];
-    nlohmann::json j = {{"source", source}, {"atoms", smp.structure.size()}, {"species_counts", counts}, {"energy", r.mean.energy / n},
+    nlohmann::json j = {{"source", source}, {"atoms", smp.structure.size()}, {"species_counts", species_counts(smp, species)}, {"energy", r.mean.energy / n},
                         {"energy_std", r.energy_std / n}, {"forces", flat(r.mean.forces)}, {"stress", stress(r.mean.virial, v)}};
     j["energy_dft"] = smp.energy ? nlohmann::json(*smp.energy / n) : nlohmann::json();
     j["forces_dft"] = smp.forces ? nlohmann::json(flat(*smp.forces)) : nlohmann::json();
@@ -175,9 +180,8 @@ int main(int argc, char** argv) {
     // (the model cannot predict a composition it has never seen; that would test extrapolation).
     std::mt19937_64 rng(to.seed);
     std::shuffle(train.begin(), train.end(), rng);
-    auto composition = [](const mmtp::Sample& smp) {
-      std::vector<int> count;
-      for (int t : smp.structure.species) count.resize(std::max<std::size_t>(count.size(), t + 1u)), ++count[static_cast<std::size_t>(t)];
+    auto composition = [&](const mmtp::Sample& smp) {
+      std::vector<int> count = species_counts(smp, static_cast<int>(names.size()));
       int g = 0;
       for (int c : count) g = std::gcd(g, c);
       for (int& c : count) c /= std::max(g, 1);
