@@ -1,0 +1,69 @@
+// libFuzzer target: the i-PI client's message reader fed a byte stream as a server's side of
+// the socket (protocols/ipi Client::serve over a socketpair), evaluating every POSDATA with a
+// two-atom magnetic template as `mmtp-driver serve` does and encoding FORCEREADY and the JSON
+// extras. The client's replies are drained by a thread so that no input can fill the socket.
+#include <omp.h>
+#include <sys/socket.h>
+
+#include <thread>
+
+#include "fuzz_input.hpp"
+#include "mmtp/ipi/client.hpp"
+#include "mmtp/ipi/wire.hpp"
+
+using namespace mmtp;
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  omp_set_num_threads(1);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
+  std::thread server([fd = sv[0], data, size] {
+    for (std::size_t done = 0; done < size;) {
+      const ssize_t n = ::send(fd, data + done, size - done, MSG_NOSIGNAL);
+      if (n <= 0) break;  // the client stopped reading (error) and closed
+      done += static_cast<std::size_t>(n);
+    }
+    ::shutdown(fd, SHUT_WR);
+  });
+  std::thread drain([fd = sv[0]] {
+    char sink[4096];
+    while (::recv(fd, sink, sizeof sink, 0) > 0) {
+    }
+  });
+
+  Structure tmpl;
+  tmpl.cell = 3.0 * Eigen::Matrix3d::Identity();
+  tmpl.species = {0, 1};
+  tmpl.positions = Eigen::Matrix3Xd::Zero(3, 2);
+  tmpl.magmoms = Eigen::Vector2d(2.0, 0.1);
+  {
+    ipi::ClientOptions options;
+    options.natoms = 2;
+    ipi::Client client(ipi::Socket::adopt(sv[1]), options);
+    auto handler = [&](const ipi::Request& req) {
+      Structure s = tmpl;
+      s.cell = req.cell;
+      s.positions = req.positions;
+      EnsembleResult r;
+      try {
+        r = fuzz::test_ensemble().evaluate(s);
+      } catch (const std::invalid_argument& e) {
+        throw Error(e.what());
+      }
+      fuzz::require_finite(r.mean);
+      return ipi::Reply{r.mean, ipi::wire::extras_json(r.mean, r.members, s.magmoms)};
+    };
+    try {
+      client.serve(handler);
+    } catch (const Error&) {
+    }
+  }  // closes the client's end: the drain thread sees EOF
+  server.join();
+  drain.join();
+  ::close(sv[0]);
+  return 0;
+}
