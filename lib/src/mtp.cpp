@@ -50,7 +50,9 @@ struct MagneticMtp::Workspace {
 
   void resize(Index nn, const MtpParameters& p, int n_monomials) {
     if (r.size() >= nn && U.rows() == n_monomials) return;
-    const Index cap = std::max<Index>(nn, 2 * r.size());
+    // At least one column: an isolated atom (nn = 0) then takes empty head(0) blocks of
+    // allocated arrays, never offsets into a null one.
+    const Index cap = std::max<Index>({nn, 2 * r.size(), 1});
     const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size;
     r.resize(cap);
     inv_r.resize(cap);
@@ -167,6 +169,13 @@ Result MagneticMtp::evaluate(const Structure& s, const NeighborList& nl, EvalMod
       if (s.magmoms[i] < p_.min_val || s.magmoms[i] > p_.max_val ||
           (symmetrized && (-s.magmoms[i] < p_.min_val || -s.magmoms[i] > p_.max_val)))
         ++res.extrapolation.moments_out_of_range;
+  // Extrapolation far outside the trained region (moments of 10⁶ μB, coefficients that
+  // overflow) can leave double range: refuse rather than hand on inf or NaN.
+  if (!std::isfinite(res.energy) || !res.forces.allFinite() || !res.virial.allFinite() || !res.dE_dm.allFinite())
+    throw Error(fmt::format("the energy or its derivatives overflow (E = {}): the structure is far outside the potential's "
+                            "trained region ({} moments outside [{}, {}] μB, shortest pair {:.3g} Å)",
+                            res.energy, res.extrapolation.moments_out_of_range, p_.min_val, p_.max_val,
+                            res.extrapolation.min_distance));
   return res;
 }
 
@@ -353,6 +362,8 @@ double MagneticMtp::site(const Structure& s, const NeighborList& nl, Index i, bo
       w.B.row(basic_monomial_[kb]).head(nn) += a * w.F[sg].row(basic_mu_[kb]).head(nn);
     }
   }
+
+  if (nn == 0) return energy;  // an isolated atom: E_i = the species coefficient, no gradient
 
   // ∂E_i/∂r_ij = r̂ Σ_μ A_μ f'_μ + (1/r)[Σ_m B_m ∇_û(û^m) − r̂ Σ_m |m| B_m û^m].
   Eigen::ArrayXd radial = Eigen::ArrayXd::Zero(nn), dmj = Eigen::ArrayXd::Zero(nn);

@@ -5,8 +5,10 @@
 
 #include <Eigen/Geometry>
 #include <Eigen/LU>
+#include <atomic>
 #include <cmath>
 #include <stdexcept>
+#include <tuple>
 
 #include "mmtp/error.hpp"
 
@@ -49,7 +51,6 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
   Eigen::Matrix3Xd frac = hinv * s.positions;
   std::array<int, 3> images{0, 0, 0};
   std::array<double, 3> margin{0, 0, 0};
-  double total = 1;
   for (int d = 0; d < 3; ++d) {
     if (!s.pbc[d]) continue;
     for (Index i = 0; i < n; ++i) {
@@ -62,29 +63,41 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
     const double k = std::ceil(margin[d]);
     if (k > 1e6) throw Error(fmt::format("cell too thin: {} periodic images needed along lattice vector {}", k, d + 1));
     images[d] = static_cast<int>(k);
-    total *= 2.0 * k + 1.0;
   }
-  if (total * static_cast<double>(n) > 4e8)
-    throw Error(fmt::format("too many periodic images ({:.3g}) for cutoff {} Å: the cell is too small or too thin", total * n, cutoff));
   const Eigen::Matrix3Xd wrapped = h * frac;
+
+  // For each atom, only the shifts along each periodic direction that keep it within the
+  // margin. Counted before anything is allocated: a cell far denser or thinner than any solid
+  // (a hostile or corrupt input) is refused instead of exhausting memory.
+  auto shift_range = [&](Index i, int d) {
+    if (!s.pbc[d]) return std::pair{0, 0};
+    return std::pair{std::max(-images[d], static_cast<int>(std::ceil(-margin[d] - frac(d, i)))),
+                     std::min(images[d], static_cast<int>(std::floor(1.0 + margin[d] - frac(d, i))))};
+  };
+  double image_points = 0;
+  for (Index i = 0; i < n; ++i) {
+    double per_atom = 1;
+    for (int d = 0; d < 3; ++d) per_atom *= shift_range(i, d).second - shift_range(i, d).first + 1;
+    image_points += per_atom - 1;
+  }
+  const double image_limit = std::max(1e6, 20.0 * static_cast<double>(n));
+  if (image_points > image_limit)
+    throw Error(fmt::format("cell too small or too thin for cutoff {} Å: {:.3g} periodic images of {} atoms needed "
+                            "(limit {:.3g}; a real solid needs a few per atom)", cutoff, image_points, n, image_limit));
 
   // Points: the atoms first (point p < n is atom p with no shift), then the images that can
   // lie within the cutoff of the cell (fractional coordinate within margin of [0, 1)).
   std::vector<int> atom_of;
   std::vector<Eigen::Vector3d> pts;
-  atom_of.reserve(static_cast<std::size_t>(n));
-  pts.reserve(static_cast<std::size_t>(n));
+  atom_of.reserve(static_cast<std::size_t>(n + image_points));
+  pts.reserve(atom_of.capacity());
   for (Index i = 0; i < n; ++i) {
     atom_of.push_back(static_cast<int>(i));
     pts.emplace_back(wrapped.col(i));
   }
-  // For each atom, only the shifts along each periodic direction that keep it within the margin.
   std::array<int, 3> lo_s{}, hi_s{};
   for (Index i = 0; i < n; ++i) {
-    for (int d = 0; d < 3; ++d) {
-      lo_s[d] = s.pbc[d] ? std::max(-images[d], static_cast<int>(std::ceil(-margin[d] - frac(d, i)))) : 0;
-      hi_s[d] = s.pbc[d] ? std::min(images[d], static_cast<int>(std::floor(1.0 + margin[d] - frac(d, i)))) : 0;
-    }
+    for (int d = 0; d < 3; ++d) std::tie(lo_s[d], hi_s[d]) = shift_range(i, d);
     for (int a = lo_s[0]; a <= hi_s[0]; ++a)
       for (int b = lo_s[1]; b <= hi_s[1]; ++b)
         for (int c = lo_s[2]; c <= hi_s[2]; ++c) {
@@ -104,7 +117,13 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
   }
   std::array<Index, 3> nb{1, 1, 1};
   const double min_width = 0.5 * cutoff;
-  for (int d = 0; d < 3; ++d) nb[d] = std::max<Index>(1, static_cast<Index>(std::floor((hi[d] - lo[d]) / min_width)));
+  // Bin counts are chosen in floating point and capped before conversion: the extent of a
+  // cluster may be anything up to the largest finite coordinate (or overflow to +inf).
+  const double max_bins = 4.0 * static_cast<double>(np) + 64;
+  for (int d = 0; d < 3; ++d) {
+    const double bins = std::floor((hi[d] - lo[d]) / min_width);  // -inf without atoms
+    nb[d] = bins >= 1 ? static_cast<Index>(std::min(max_bins, bins)) : 1;
+  }
   while (static_cast<double>(nb[0]) * nb[1] * nb[2] > 4.0 * np + 64) {
     auto& big = nb[0] >= nb[1] && nb[0] >= nb[2] ? nb[0] : (nb[1] >= nb[2] ? nb[1] : nb[2]);
     big = std::max<Index>(1, big / 2);
@@ -112,7 +131,8 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
   Eigen::Vector3d width;
   for (int d = 0; d < 3; ++d) width[d] = std::max(min_width, (hi[d] - lo[d]) / static_cast<double>(nb[d]));
   auto bin_coord = [&](const Eigen::Vector3d& p, int d) {
-    return std::min<Index>(nb[d] - 1, static_cast<Index>((p[d] - lo[d]) / width[d]));
+    const double t = (p[d] - lo[d]) / width[d];  // NaN only for inf/inf at an overflowed extent
+    return t > 0 ? std::min<Index>(nb[d] - 1, static_cast<Index>(std::min(t, static_cast<double>(nb[d] - 1)))) : Index{0};
   };
   // Counting sort of the points by bin, stored as coordinate arrays in bin order so that a
   // bin's candidates are read contiguously.
@@ -150,6 +170,32 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
   nl.offsets.assign(static_cast<std::size_t>(n + 1), 0);
   std::vector<std::vector<int>> found_atom;
   std::vector<std::vector<double>> found_vec;
+  // Neighbours of atom i, appended to fa/fv; false (and stops) past max_neighbors, which no
+  // real material reaches (about 0.2 atoms/Å³ gives ~430 within 8 Å).
+  constexpr std::size_t max_neighbors = 20000;
+  auto search = [&](Index i, std::vector<int>& fa, std::vector<double>& fv) {
+    const std::size_t before = fa.size();
+    const Eigen::Vector3d& ri = pts[i];
+    const Index b0 = bin_coord(ri, 0), b1 = bin_coord(ri, 1), b2 = bin_coord(ri, 2);
+    for (Index x = std::max<Index>(0, b0 - 2); x <= std::min(nb[0] - 1, b0 + 2); ++x)
+      for (Index y = std::max<Index>(0, b1 - 2); y <= std::min(nb[1] - 1, b1 + 2); ++y) {
+        // Bins adjacent along z are contiguous in the sorted arrays.
+        const Index row = (x * nb[1] + y) * nb[2];
+        const Index q0 = bin_start[row + std::max<Index>(0, b2 - 2)];
+        const Index q1 = bin_start[row + std::min(nb[2] - 1, b2 + 2) + 1];
+        for (Index q = q0; q < q1; ++q) {
+          const double dx = xs[q] - ri[0], dy = ys[q] - ri[1], dz = zs[q] - ri[2];
+          if (dx * dx + dy * dy + dz * dz < cut2 && sorted_point[q] != i) {
+            fa.push_back(sorted_atom[q]);
+            fv.insert(fv.end(), {dx, dy, dz});
+            if (fa.size() - before > max_neighbors) return false;
+          }
+        }
+      }
+    nl.offsets[i + 1] = static_cast<Index>(fa.size() - before);
+    return true;
+  };
+  std::atomic<Index> too_dense{-1};
 #pragma omp parallel
   {
 #pragma omp single
@@ -160,27 +206,12 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
     auto& fa = found_atom[static_cast<std::size_t>(omp_get_thread_num())];
     auto& fv = found_vec[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(static)
-    for (Index i = 0; i < n; ++i) {
-      const std::size_t before = fa.size();
-      const Eigen::Vector3d& ri = pts[i];
-      const Index b0 = bin_coord(ri, 0), b1 = bin_coord(ri, 1), b2 = bin_coord(ri, 2);
-      for (Index x = std::max<Index>(0, b0 - 2); x <= std::min(nb[0] - 1, b0 + 2); ++x)
-        for (Index y = std::max<Index>(0, b1 - 2); y <= std::min(nb[1] - 1, b1 + 2); ++y) {
-          // Bins adjacent along z are contiguous in the sorted arrays.
-          const Index row = (x * nb[1] + y) * nb[2];
-          const Index q0 = bin_start[row + std::max<Index>(0, b2 - 2)];
-          const Index q1 = bin_start[row + std::min(nb[2] - 1, b2 + 2) + 1];
-          for (Index q = q0; q < q1; ++q) {
-            const double dx = xs[q] - ri[0], dy = ys[q] - ri[1], dz = zs[q] - ri[2];
-            if (dx * dx + dy * dy + dz * dz < cut2 && sorted_point[q] != i) {
-              fa.push_back(sorted_atom[q]);
-              fv.insert(fv.end(), {dx, dy, dz});
-            }
-          }
-        }
-      nl.offsets[i + 1] = static_cast<Index>(fa.size() - before);
-    }
+    for (Index i = 0; i < n; ++i)
+      if (too_dense.load(std::memory_order_relaxed) < 0 && !search(i, fa, fv)) too_dense.store(i);
   }
+  if (too_dense.load() >= 0)
+    throw Error(fmt::format("atom {} has more than {} neighbours within {} Å: the atoms are far denser than any material "
+                            "(coincident atoms or a corrupt structure)", too_dense.load() + 1, max_neighbors, cutoff));
   for (Index i = 0; i < n; ++i) nl.offsets[i + 1] += nl.offsets[i];
   nl.index.reserve(static_cast<std::size_t>(nl.offsets[n]));
   nl.vectors.resize(3, nl.offsets[n]);

@@ -31,8 +31,9 @@ class MagneticMtp {
 
   /// Builds the neighbour list and evaluates. Throws std::invalid_argument if the structure
   /// does not validate, or has a species index ≥ species_count; mmtp::Error if two atoms
-  /// coincide. Pairs closer than min_dist and moments outside [min_val, max_val] are
-  /// evaluated (the Chebyshev basis extrapolates) and counted in Result::extrapolation.
+  /// coincide or the numbers overflow (e.g. moments of 10⁶ μB: never inf or NaN out). Pairs
+  /// closer than min_dist and moments outside [min_val, max_val] are evaluated (the Chebyshev
+  /// basis extrapolates) and counted in Result::extrapolation.
   Result evaluate(const Structure& s, EvalMode mode = EvalMode::symmetrized) const;
   /// Same with a neighbour list built for `s` with a cutoff ≥ cutoff().
   Result evaluate(const Structure& s, const NeighborList& nl, EvalMode mode = EvalMode::symmetrized) const;

@@ -103,7 +103,8 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
     }
     if (current.empty()) continue;
     for (std::size_t q = start; q < w.size(); ++q) {
-      if (std::isalpha(static_cast<unsigned char>(w[q][0]))) break;  // a unit: Bohr, Hartree, ...
+      const char c0 = static_cast<char>(std::tolower(static_cast<unsigned char>(w[q][0])));
+      if (std::isalpha(static_cast<unsigned char>(c0)) && c0 != 'n' && c0 != 'i') break;  // a unit: Bohr, Hartree, ... (not nan/inf)
       vars[current].numbers.push_back(parse_double(w[q], path, n + 1, current));
     }
   }
@@ -111,7 +112,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
   // Datasets: jdtset when several, else the one section (or 1).
   std::vector<int> datasets;
   if (vars.count("jdtset"))
-    for (double d : vars["jdtset"].numbers) datasets.push_back(static_cast<int>(d));
+    for (double d : vars["jdtset"].numbers) datasets.push_back(integer_value(d, path, vars["jdtset"].line, "jdtset"));
   else if (!sections.empty())
     for (const auto& [ds, sec] : sections) datasets.push_back(ds);
   else
@@ -150,7 +151,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
     if (!(natom_d >= 1 && natom_d <= 1e6) || natom_d != std::floor(natom_d))
       throw ParseError(path, natom_v->line, fmt::format("natom = {} is out of range", natom_d));
     const auto natom = static_cast<std::size_t>(natom_d);
-    const int ntypat = static_cast<int>(scalar("ntypat", 1));
+    const int ntypat = integer_value(scalar("ntypat", 1), path, get("ntypat") ? get("ntypat")->line : 0, "ntypat");
     if (ntypat < 1 || ntypat > 1000) throw ParseError(path, 0, fmt::format("ntypat = {} is out of range", ntypat));
 
     if (scalar("nspinor", 1) == 2 || scalar("nspden", 1) == 4) {
@@ -205,7 +206,8 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
     for (std::size_t a = 0; a < natom; ++a) {
       const double t = typat->numbers[a];
       if (t < 1 || t > ntypat || t != std::floor(t)) throw ParseError(path, typat->line, fmt::format("typat {} is out of range", t));
-      const int z = static_cast<int>(std::lround(znucl->numbers[static_cast<std::size_t>(t) - 1]));
+      const double zd = znucl->numbers[static_cast<std::size_t>(t) - 1];
+      const int z = std::fabs(zd) < 1000 ? static_cast<int>(std::lround(zd)) : 0;  // element_symbol rejects 0
       std::string symbol;
       try {
         symbol = element_symbol(z);
@@ -218,7 +220,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
         it = species_names.end() - 1;
       }
       s.species[a] = static_cast<int>(it - species_names.begin());
-      kind_of_atom[a] = kinds ? static_cast<int>(kinds->numbers[static_cast<std::size_t>(t) - 1]) : 0;
+      kind_of_atom[a] = kinds ? integer_value(kinds->numbers[static_cast<std::size_t>(t) - 1], path, kinds->line, "constraint_kind") : 0;
     }
     smp.energy = etotal->numbers[0] * units::ev_per_hartree;
     smp.forces = Eigen::Map<const Eigen::Matrix3Xd>(fcart->numbers.data(), 3, static_cast<Index>(natom)) *

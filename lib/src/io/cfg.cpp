@@ -36,7 +36,8 @@ std::vector<Sample> read_cfg(const std::string& path) {
       const auto words = split_ws(line);
       const auto key = words[0];
       if (key == "Size") {
-        natoms = parse_int(next("the atom count"), path, ln(), "Size");
+        const std::string_view count = next("the atom count");  // before ln(): argument order is unspecified
+        natoms = parse_int(count, path, ln(), "Size");
         // Validate before allocating: every atom needs a line of its own.
         if (natoms < 0 || static_cast<std::size_t>(natoms) > lines.size() - n)
           throw ParseError(path, ln(), fmt::format("Size = {} does not fit the {} lines that follow", natoms, lines.size() - n - 1));
@@ -44,7 +45,10 @@ std::vector<Sample> read_cfg(const std::string& path) {
         int k = 0;
         while (n + 1 < lines.size()) {
           const auto row = split_ws(lines[n + 1]);
-          if (row.size() != 3 || !(std::isdigit(static_cast<unsigned char>(row[0][0])) || row[0][0] == '-' || row[0][0] == '+' || row[0][0] == '.'))
+          // A lattice row: three words, the first a number (or nan/inf, refused by parse_double).
+          const char c0 = row.empty() ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(row[0][0])));
+          if (row.size() != 3 || !(std::isdigit(static_cast<unsigned char>(c0)) || c0 == '-' || c0 == '+' || c0 == '.' ||
+                                   c0 == 'n' || c0 == 'i'))
             break;
           if (k == 3) throw ParseError(path, ln() + 1, "Supercell has more than 3 rows");
           ++n;
@@ -56,7 +60,9 @@ std::vector<Sample> read_cfg(const std::string& path) {
       } else if (key == "AtomData:" || key == "AtomData") {
         if (natoms < 0) throw ParseError(path, ln(), "AtomData before Size");
         std::map<std::string, int> col;
-        for (std::size_t c = 1; c < words.size(); ++c) col[std::string(words[c])] = static_cast<int>(c - 1);
+        for (std::size_t c = 1; c < words.size(); ++c)
+          if (!col.emplace(std::string(words[c]), static_cast<int>(c - 1)).second)
+            throw ParseError(path, ln(), fmt::format("AtomData names column '{}' twice", words[c]));
         const long line0 = ln();
         auto has = [&](const char* a, const char* b, const char* c) {
           const int k = int(col.count(a)) + int(col.count(b)) + int(col.count(c));
@@ -92,7 +98,8 @@ std::vector<Sample> read_cfg(const std::string& path) {
         if (direct) s.positions = (s.cell * s.positions).eval();
         have_atoms = true;
       } else if (key == "Energy") {
-        smp.energy = parse_double(next("the energy"), path, ln(), "Energy");
+        const std::string_view energy = next("the energy");
+        smp.energy = parse_double(energy, path, ln(), "Energy");
       } else if (key == "PlusStress:" || key == "PlusStress") {
         const auto v = split_ws(next("6 PlusStress numbers"));
         if (v.size() != 6) throw ParseError(path, ln(), fmt::format("PlusStress needs 6 numbers, found {}", v.size()));

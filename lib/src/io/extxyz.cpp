@@ -64,6 +64,20 @@ std::vector<double> numbers(const std::string& v, const std::string& path, long 
   return out;
 }
 
+/// A key or value of the comment line as parse_info reads it back: bare when it is a plain
+/// word, else in double quotes with '"' and '\\' escaped.
+std::string info_word(const std::string& w) {
+  const bool plain = !w.empty() && w.find_first_of("\"=\\{[") == std::string::npos &&
+                     std::none_of(w.begin(), w.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+  if (plain) return w;
+  std::string q = "\"";
+  for (char c : w) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
 std::string quoted_numbers(const double* x, int n) {
   std::string s = "\"";
   for (int q = 0; q < n; ++q) s += fmt::format("{}{:.17g}", q ? " " : "", x[q]);
@@ -251,16 +265,7 @@ void write_extxyz(const std::string& path, const std::vector<Sample>& samples, c
           info += " virial=" + quoted_numbers(w.data(), 9);
         }
       }
-      for (const auto& [key, value] : smp.features) {
-        const bool plain = !value.empty() && value.find_first_of(" \t\"=") == std::string::npos;
-        std::string v = value;
-        if (!plain) {
-          std::string esc;
-          for (char c : v) esc += c == '"' ? std::string("\\\"") : std::string(1, c);
-          v = "\"" + esc + "\"";
-        }
-        info += fmt::format(" {}={}", key, v);
-      }
+      for (const auto& [key, value] : smp.features) info += fmt::format(" {}={}", info_word(key), info_word(value));
       fmt::print(o, "{}\n{} pbc=\"{} {} {}\"\n", s.size(), info, s.pbc[0] ? 'T' : 'F', s.pbc[1] ? 'T' : 'F', s.pbc[2] ? 'T' : 'F');
       for (Index a = 0; a < s.size(); ++a) {
         fmt::print(o, "{} {:.17g} {:.17g} {:.17g}", species_names[s.species[a]], s.positions(0, a), s.positions(1, a), s.positions(2, a));

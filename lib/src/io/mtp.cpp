@@ -37,11 +37,7 @@ std::vector<double> parse_list(std::string_view v, const std::string& file, long
 
 std::vector<int> parse_int_list(std::string_view v, const std::string& file, long line, std::string_view key) {
   std::vector<int> out;
-  for (double d : parse_list(v, file, line, key)) {
-    if (d != static_cast<double>(static_cast<int>(d)))
-      throw ParseError(file, line, fmt::format("{}: {} is not an integer", key, d));
-    out.push_back(static_cast<int>(d));
-  }
+  for (double d : parse_list(v, file, line, key)) out.push_back(integer_value(d, file, line, key));
   return out;
 }
 

@@ -73,6 +73,12 @@ long parse_int(std::string_view token, const std::string& file, long line, std::
   return v;
 }
 
+int integer_value(double v, const std::string& file, long line, std::string_view what) {
+  if (!(std::fabs(v) <= 2147483647.0) || v != std::floor(v))
+    throw ParseError(file, line, fmt::format("{}: {} is not an integer", what, v));
+  return static_cast<int>(v);
+}
+
 void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
   try {

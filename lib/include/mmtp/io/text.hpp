@@ -20,6 +20,9 @@ std::vector<std::string_view> split_ws(std::string_view s);
 /// Parses a whole token as a finite double / int; throws ParseError(file, line) naming `what`.
 double parse_double(std::string_view token, const std::string& file, long line, std::string_view what);
 long parse_int(std::string_view token, const std::string& file, long line, std::string_view what);
+/// `v` as an int when it is a whole number within ±(2³¹ − 1); ParseError("FILE:LINE: WHAT: ...")
+/// otherwise (numbers read as doubles, e.g. ABINIT's echo or MLIP's `{1, 2}` lists).
+int integer_value(double v, const std::string& file, long line, std::string_view what);
 
 /// Writes `path` through a temporary file in the same folder that is renamed over it only
 /// after `write` returned and the stream flushed without error, so a failure or a kill
