@@ -1,4 +1,5 @@
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -17,7 +18,12 @@ namespace po = boost::program_options;
 namespace mmtp::driver {
 namespace {
 
-extern "C" void on_stop_signal(int) { ipi::request_stop(); }
+/// The first SIGTERM/SIGINT asks for a clean stop (the request in progress is finished and
+/// answered, the next wait ends with exit 0); a second one leaves at once with 128 + signal.
+extern "C" void on_stop_signal(int sig) {
+  if (ipi::stop_requested()) ::_exit(128 + sig);
+  ipi::request_stop();
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -34,7 +40,7 @@ void install_stop_handlers() {
 int run_serve(const std::vector<std::string>& args) {
   std::vector<std::string> potentials;
   std::string structure, unix_name, inet, moments = "fixed", extras = "auto", species;
-  double connect_timeout = 60.0, mmax = 1e-4;
+  double connect_timeout = 60.0, read_timeout = 0.0, mmax = 1e-4;
   int threads = 0, max_steps = 500, busy_poll_us = 50;
   bool bound = true;
   po::options_description opts(
@@ -50,6 +56,8 @@ int run_serve(const std::vector<std::string>& args) {
       "moments", po::value(&moments)->default_value("fixed"), "fixed: template moments; relax: minimise E over moments per call")(
       "extras", po::value(&extras)->default_value("auto"), "auto (none for ASE, json otherwise), json or none")(
       "connect-timeout", po::value(&connect_timeout)->default_value(60.0), "seconds to retry connecting")(
+      "read-timeout", po::value(&read_timeout)->default_value(0.0),
+      "exit 1 when the server sends nothing for this many seconds (0 = wait forever)")(
       "threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = OMP_NUM_THREADS or all cores)")(
       "species", po::value(&species), "element of each potential type, e.g. Fe,Al")(
       "raw", "plain E(M) instead of E_symm = (E(M)+E(-M))/2")(
@@ -62,6 +70,8 @@ int run_serve(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_arguments("serve", args, opts, {}, vm)) return 0;
   if (vm.count("unix") == vm.count("inet")) throw Error("serve: give exactly one of --unix NAME and --inet HOST:PORT");
+  if (!(connect_timeout >= 0 && connect_timeout < 1e9) || !(read_timeout >= 0 && read_timeout < 1e9))
+    throw Error("serve: --connect-timeout and --read-timeout must be seconds in [0, 1e9)");
   if (moments != "fixed" && moments != "relax") throw Error(fmt::format("serve: --moments '{}' is not fixed or relax", moments));
   if (extras != "auto" && extras != "json" && extras != "none") throw Error(fmt::format("serve: --extras '{}' is not auto, json or none", extras));
   set_threads(threads);
@@ -105,6 +115,7 @@ int run_serve(const std::vector<std::string>& args) {
   }();
 
   socket.set_busy_poll_us(busy_poll_us);
+  socket.set_read_timeout(read_timeout);
   ipi::ClientOptions copts;
   copts.natoms = tmpl.size();
   copts.needinit_every_request = relax;  // i-PI then tells the bead (rid) of every request

@@ -107,7 +107,8 @@ Socket Socket::connect_inet(const std::string& host, int port, double timeout_s)
 Socket Socket::adopt(int fd) { return Socket(fd, false); }
 
 Socket::Socket(Socket&& other) noexcept
-    : fd_(other.fd_), tcp_(other.tcp_), busy_poll_us_(other.busy_poll_us_), buffer_(std::move(other.buffer_)),
+    : fd_(other.fd_), tcp_(other.tcp_), busy_poll_us_(other.busy_poll_us_), read_timeout_s_(other.read_timeout_s_),
+      buffer_(std::move(other.buffer_)),
       head_(other.head_), tail_(other.tail_) {
   other.fd_ = -1;
 }
@@ -118,6 +119,7 @@ Socket& Socket::operator=(Socket&& other) noexcept {
     fd_ = other.fd_;
     tcp_ = other.tcp_;
     busy_poll_us_ = other.busy_poll_us_;
+    read_timeout_s_ = other.read_timeout_s_;
     buffer_ = std::move(other.buffer_);
     head_ = other.head_;
     tail_ = other.tail_;
@@ -130,8 +132,9 @@ Socket::~Socket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool Socket::fill() {
-  const auto spin_end = Clock::now() + std::chrono::microseconds(busy_poll_us_);
+bool Socket::fill(const char* what) {
+  const auto start = Clock::now();
+  const auto spin_end = start + std::chrono::microseconds(busy_poll_us_);
   bool spinning = busy_poll_us_ > 0;
   while (true) {
     if (stop_requested()) throw Stopped("stopped by a signal");
@@ -153,6 +156,8 @@ bool Socket::fill() {
       throw Error(fmt::format("socket read failed: {}", std::strerror(errno)));
     if (spinning && Clock::now() < spin_end) continue;
     spinning = false;
+    if (read_timeout_s_ > 0 && Clock::now() - start >= std::chrono::duration<double>(read_timeout_s_))
+      throw ProtocolError(fmt::format("no data from the server for {} s while waiting for {} (read timeout)", read_timeout_s_, what));
     pollfd pfd{fd_, POLLIN, 0};
     if (::poll(&pfd, 1, 200) < 0 && errno != EINTR) throw Error(fmt::format("socket poll failed: {}", std::strerror(errno)));
   }
@@ -162,7 +167,7 @@ bool Socket::read_exact(void* buf, std::size_t n, const char* what, bool eof_ok)
   auto* p = static_cast<char*>(buf);
   std::size_t got = 0;
   while (got < n) {
-    if (head_ == tail_ && !fill()) {
+    if (head_ == tail_ && !fill(what)) {
       if (got == 0 && eof_ok) return false;
       throw ProtocolError(fmt::format("connection closed inside {} ({} of {} bytes read)", what, got, n));
     }

@@ -37,23 +37,27 @@ class Socket {
   ~Socket();
 
   /// Reads exactly n bytes. When `eof_ok` and the peer closed before the first byte, returns
-  /// false. EOF after the first byte throws ProtocolError naming `what`; a stop request
-  /// throws mmtp::Stopped.
+  /// false. EOF after the first byte, or no byte within the read timeout, throws ProtocolError
+  /// naming `what`; a stop request throws mmtp::Stopped.
   bool read_exact(void* buf, std::size_t n, const char* what, bool eof_ok = false);
   /// Writes all n bytes (one send where the kernel allows). Throws mmtp::Error.
   void write_all(const void* buf, std::size_t n);
   int fd() const { return fd_; }
   /// Microseconds to busy-poll for data before sleeping (0 = never spin).
   void set_busy_poll_us(int us) { busy_poll_us_ = us < 0 ? 0 : us; }
+  /// Seconds a read may wait for the next byte before it throws ProtocolError (0 = forever,
+  /// the default: an i-PI server may be busy with other clients for as long as it likes).
+  void set_read_timeout(double seconds) { read_timeout_s_ = seconds > 0 ? seconds : 0; }
 
  private:
   explicit Socket(int fd, bool tcp) : fd_(fd), tcp_(tcp) {}
   /// Waits until data is readable and receives what is available into the buffer; returns
-  /// false on EOF.
-  bool fill();
+  /// false on EOF. `what` names the awaited message for the timeout error.
+  bool fill(const char* what);
   int fd_ = -1;
   bool tcp_ = false;
   int busy_poll_us_ = 0;
+  double read_timeout_s_ = 0;
   std::vector<char> buffer_ = std::vector<char>(1 << 16);
   std::size_t head_ = 0, tail_ = 0;  ///< unread bytes are buffer_[head_, tail_)
 };
