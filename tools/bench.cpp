@@ -1,6 +1,7 @@
 // mmtp-bench: time of one energy+forces+virial(+dE/dm) evaluation, neighbour list included.
 #include <fmt/core.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/program_options.hpp>
@@ -16,28 +17,57 @@
 
 namespace po = boost::program_options;
 
+namespace {
+
+/// `s` repeated k times along each periodic lattice vector (atoms in cell-major order).
+mmtp::Structure repeated(const mmtp::Structure& s, int k) {
+  std::array<int, 3> reps{};
+  for (int d = 0; d < 3; ++d) reps[d] = s.pbc[d] ? k : 1;
+  const mmtp::Index n = s.size(), copies = reps[0] * reps[1] * reps[2];
+  mmtp::Structure out = s;
+  out.positions.resize(3, n * copies);
+  out.species.clear();
+  if (s.has_magmoms()) out.magmoms.resize(n * copies);
+  mmtp::Index c = 0;
+  for (int a = 0; a < reps[0]; ++a)
+    for (int b = 0; b < reps[1]; ++b)
+      for (int z = 0; z < reps[2]; ++z, ++c) {
+        const Eigen::Vector3d shift = s.cell * Eigen::Vector3d(a, b, z);
+        out.positions.middleCols(c * n, n) = s.positions.colwise() + shift;
+        out.species.insert(out.species.end(), s.species.begin(), s.species.end());
+        if (s.has_magmoms()) out.magmoms.segment(c * n, n) = s.magmoms;
+      }
+  for (int d = 0; d < 3; ++d) out.cell.col(d) *= reps[d];
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   return mmtp::tools::run("mmtp-bench", [&] {
   std::string pot, input;
-  int threads = 1, repeat = 10;
+  int threads = 1, repeat = 10, supercell = 1;
   po::options_description opts(
-      "mmtp-bench -p POT.mtp STRUCTURE.cfg [--raw] [--threads N] [--repeat R]\n"
-      "Evaluates the first structure R times after one warm-up; the last line is\n"
+      "mmtp-bench -p POT.mtp STRUCTURE.cfg [--raw] [--threads N] [--repeat R] [--supercell K]\n"
+      "Evaluates the first structure (repeated K×K×K times along its periodic lattice vectors)\n"
+      "R times after one warm-up; prints the peak resident memory and, last,\n"
       "'us_per_atom_median: X', the median microseconds per atom. Options");
   opts.add_options()("help,h", "show this help")("potential,p", po::value(&pot)->required(), "potential file")(
       "input", po::value(&input)->required(), "structure file (first structure is used)")(
       "raw", "plain E(M) instead of the symmetrized energy")(
       "threads", po::value(&threads)->default_value(1), "OpenMP threads")(
-      "repeat", po::value(&repeat)->default_value(10), "timed evaluations");
+      "repeat", po::value(&repeat)->default_value(10), "timed evaluations")(
+      "supercell", po::value(&supercell)->default_value(1), "repeat the structure K times along each periodic vector");
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
   if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
-  if (threads < 1 || repeat < 1) throw mmtp::Error("--threads and --repeat must be >= 1");
+  if (threads < 1 || repeat < 1 || supercell < 1 || supercell > 1000)
+    throw mmtp::Error("--threads and --repeat must be >= 1, --supercell in 1..1000");
   omp_set_num_threads(threads);
   const mmtp::MagneticMtp mtp(mmtp::io::read_mtp(pot));
   const auto samples = mmtp::io::read_samples(input, mtp.parameters().species_names);
-  const mmtp::Structure& s = samples.front().structure;
+  const mmtp::Structure s = repeated(samples.front().structure, supercell);
   const auto mode = vm.count("raw") ? mmtp::EvalMode::raw : mmtp::EvalMode::symmetrized;
   mmtp::Result r = mtp.evaluate(s, mode);  // warm-up
   const auto nl = mmtp::NeighborList::build(s, mtp.cutoff());
@@ -66,6 +96,9 @@ int main(int argc, char** argv) {
              mode == mmtp::EvalMode::raw ? "raw" : "symmetrized", threads);
   fmt::print("energy: {:.10f} eV\nus_per_atom_min: {:.3f}\nus_per_atom_max: {:.3f}\n", r.energy, us.front(), us.back());
   fmt::print("neighbor_list_us_per_atom_median: {:.3f}\n", median_of(nl_us));
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  fmt::print("peak_rss_mb: {:.1f}\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
   fmt::print("us_per_atom_median: {:.3f}\n", median);
   return 0;
   });
