@@ -160,8 +160,9 @@ int main(int argc, char** argv) {
       "w-magnetic", po::value(&to.weights.magnetic)->default_value(to.weights.magnetic), "dE/dm weight (0 = off)")(
       "l2", po::value(&to.weights.l2)->default_value(0.0), "L2 regularisation")(
       "raw", "train E(M) (no ±M symmetrization)")(
-      "checkpoint-every", po::value(&checkpoint_every)->default_value(0), "write PREFIX.K.checkpoint.mtp every N evaluations")(
-      "resume", "start each member from its checkpoint when present")("strict", "unusable ABINIT datasets are errors")(
+      "checkpoint-every", po::value(&checkpoint_every)->default_value(0),
+      "write PREFIX.K.checkpoint.mtp (and .json: evaluation, loss) every N evaluations, atomically")(
+      "resume", "start each member from its checkpoint when present, for up to --max-iter more iterations")("strict", "unusable ABINIT datasets are errors")(
       "threads", po::value<int>()->default_value(0), "OpenMP threads");
   po::positional_options_description pos;
   pos.add("train", -1);
@@ -245,10 +246,21 @@ int main(int argc, char** argv) {
       o.seed = to.seed + static_cast<unsigned>(k);
       o.checkpoint = fmt::format("{}.{}.checkpoint.mtp", out, k);
       o.checkpoint_every = checkpoint_every;
+      // Beside each checkpoint: its evaluation count and loss (written after the .mtp, so a
+      // kill in between leaves a count that is low, never high).
+      const std::string state = fmt::format("{}.{}.checkpoint.json", out, k);
       mmtp::MtpParameters s = start;
       if (vm.count("resume") && ::access(o.checkpoint.c_str(), R_OK) == 0) {
         s = mmtp::io::read_mtp(o.checkpoint);
         s.species_names = names;
+        o.linear_solve = false;
+        if (::access(state.c_str(), R_OK) == 0) {
+          std::ifstream in(state);
+          const auto j = nlohmann::json::parse(in, nullptr, false);
+          if (j.is_object() && j.value("evaluations", -1) >= 0) o.first_evaluation = j["evaluations"].get<int>();
+        }
+#pragma omp critical
+        fmt::print(stderr, "mmtp-fit: member {}: resuming from {} (evaluation {})\n", k, o.checkpoint, o.first_evaluation);
       }
       std::vector<mmtp::Sample> data = train;
       if (vm.count("bootstrap")) {
@@ -257,8 +269,17 @@ int main(int argc, char** argv) {
         for (auto& d : data) d = train[pick(rng)];
       }
       auto progress = [&](const mmtp::fit::TrainProgress& p) {
-        if (tty && p.evaluations % 10 == 0) {
-          const double eta = to.max_iter > 0 ? p.seconds / p.evaluations * std::max(0, to.max_iter - p.evaluations) : 0.0;
+        if (p.checkpoint) {
+          mmtp::io::write_atomically(state, [&](std::ostream& os) {
+            os << nlohmann::json{{"evaluations", p.evaluations}, {"loss", p.loss}, {"seconds", p.seconds}}.dump() << '\n';
+          });
+          if (!tty) {
+#pragma omp critical
+            fmt::print(stderr, "mmtp-fit: member {}: checkpoint at evaluation {}, loss {:.6e}\n", k, p.evaluations, p.loss);
+          }
+        } else if (tty && p.evaluations % 10 == 0) {
+          const int done = std::max(1, p.evaluations - o.first_evaluation);
+          const double eta = to.max_iter > 0 ? p.seconds / done * std::max(0, to.max_iter - done) : 0.0;
 #pragma omp critical
           fmt::print(stderr, "\rmember {} evaluation {:5d} loss {:.6e} elapsed {:6.1f} s ETA ≤ {:6.0f} s ", k, p.evaluations,
                      p.loss, p.seconds, eta);

@@ -17,6 +17,7 @@ void TrainOptions::validate() const {
   if (!(tol >= 0)) throw std::invalid_argument(fmt::format("tol = {} must be >= 0", tol));
   if (!(init_scale > 0)) throw std::invalid_argument(fmt::format("init_scale = {} must be positive", init_scale));
   if (checkpoint_every < 0) throw std::invalid_argument("checkpoint_every must be >= 0");
+  if (first_evaluation < 0) throw std::invalid_argument("first_evaluation must be >= 0");
   if (checkpoint_every > 0 && checkpoint.empty()) throw std::invalid_argument("checkpoint_every needs a checkpoint path");
 }
 
@@ -39,10 +40,18 @@ TrainReport train(MtpParameters p, const std::vector<Sample>& data, const TrainO
   p.validate(true);
 
   TrainReport report;
-  report.initial_loss = solve_linear(p, data, o.weights, o.mode);
+  report.evaluations = o.first_evaluation;
+  report.initial_loss = o.linear_solve ? solve_linear(p, data, o.weights, o.mode) : objective(p, data, o.weights, o.mode, nullptr);
   report.params = p;
   report.loss = report.initial_loss;
   MtpParameters work = p;
+  // The checkpoint is written through a temporary file and renamed (io::write_mtp): a killed
+  // run leaves the previous checkpoint or this one, and loses fewer than checkpoint_every
+  // evaluations.
+  auto save_checkpoint = [&] {
+    io::write_mtp(o.checkpoint, report.params);
+    if (progress) progress(TrainProgress{report.evaluations, report.loss, seconds(), true});
+  };
   auto f = [&](const Eigen::VectorXd& theta, Eigen::VectorXd& grad) -> double {
     unpack(theta, work);
     const double loss = objective(work, data, o.weights, o.mode, &grad);
@@ -51,8 +60,8 @@ TrainReport train(MtpParameters p, const std::vector<Sample>& data, const TrainO
       report.loss = loss;
       report.params = work;
     }
-    if (o.checkpoint_every > 0 && report.evaluations % o.checkpoint_every == 0) io::write_mtp(o.checkpoint, report.params);
-    if (progress) progress(TrainProgress{report.evaluations, report.loss, seconds()});
+    if (progress) progress(TrainProgress{report.evaluations, report.loss, seconds(), false});
+    if (o.checkpoint_every > 0 && report.evaluations % o.checkpoint_every == 0) save_checkpoint();
     return loss;
   };
   LBFGSpp::LBFGSParam<double> param;  // the solver keeps a reference: it must outlive it
@@ -75,7 +84,7 @@ TrainReport train(MtpParameters p, const std::vector<Sample>& data, const TrainO
   } else {
     report.stop = "max_iter";
   }
-  if (o.checkpoint_every > 0) io::write_mtp(o.checkpoint, report.params);
+  if (o.checkpoint_every > 0) save_checkpoint();
   report.seconds = seconds();
   return report;
 }

@@ -1,6 +1,7 @@
 #include "mmtp/io/text.hpp"
 
 #include <fmt/core.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -89,6 +90,15 @@ void write_atomically(const std::string& path, const std::function<void(std::ost
       out.flush();
       if (!out) throw Error(fmt::format("{}: write failed", path));
     }
+    // On disk before the rename, so that a crash of the machine (not only of the process)
+    // also leaves the old file or the new one.
+    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      throw Error(fmt::format("{}: cannot flush to disk: {}", path, std::strerror(err)));
+    }
+    ::close(fd);
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       throw Error(fmt::format("{}: cannot rename the temporary file: {}", path, std::strerror(errno)));
   } catch (...) {

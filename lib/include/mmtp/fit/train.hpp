@@ -16,27 +16,31 @@ struct TrainOptions {
   double init_scale = 1e-2;               ///< they are uniform in [−init_scale, init_scale]
   int checkpoint_every = 0;               ///< write `checkpoint` every N evaluations (0 = never)
   std::string checkpoint;                 ///< .mtp path of the checkpoint (best point so far)
+  int first_evaluation = 0;               ///< evaluations done before `start` (resuming a checkpoint)
+  bool linear_solve = true;               ///< solve species/moment coefficients first (not when resuming)
   void validate() const;                  ///< throws std::invalid_argument naming the field
 };
 
 struct TrainProgress {
-  int evaluations = 0;
-  double loss = 0.0;
+  int evaluations = 0;      ///< counted from TrainOptions::first_evaluation
+  double loss = 0.0;        ///< best so far
   double seconds = 0.0;
+  bool checkpoint = false;  ///< the checkpoint file was just written (atomically) with this state
 };
 
 struct TrainReport {
   MtpParameters params;       ///< the best point found
   double loss = 0.0;
-  double initial_loss = 0.0;  ///< after the linear solve
-  int evaluations = 0;
+  double initial_loss = 0.0;  ///< after the linear solve (at `start` without it)
+  int evaluations = 0;        ///< including TrainOptions::first_evaluation
   double seconds = 0.0;
   std::string stop;           ///< why it stopped: "max_iter", "tolerance", or the solver's message
 };
 
 /// Fits all coefficients of `start` to `data`: when `start` has no radial coefficients they
 /// are drawn from `seed`; then species and moment coefficients are solved exactly
-/// (solve_linear), then L-BFGS (LBFGS++) runs over all parameters with the exact gradient.
+/// (solve_linear, unless `linear_solve` is off: a resumed checkpoint continues from exactly its
+/// state), then L-BFGS (LBFGS++) runs over all parameters with the exact gradient.
 /// Deterministic for a seed and thread count. Throws std::invalid_argument for bad options or
 /// empty data, mmtp::Error from evaluation or checkpoint I/O.
 TrainReport train(MtpParameters start, const std::vector<Sample>& data, const TrainOptions& options,

@@ -24,9 +24,10 @@ long parse_int(std::string_view token, const std::string& file, long line, std::
 /// otherwise (numbers read as doubles, e.g. ABINIT's echo or MLIP's `{1, 2}` lists).
 int integer_value(double v, const std::string& file, long line, std::string_view what);
 
-/// Writes `path` through a temporary file in the same folder that is renamed over it only
-/// after `write` returned and the stream flushed without error, so a failure or a kill
-/// leaves the old file or none, never a partial one. Throws mmtp::Error on I/O failure.
+/// Writes `path` through a temporary file in the same folder (`PATH.tmp.PID`) that is
+/// flushed to disk (fsync) and renamed over it only after `write` returned without error, so
+/// a failure, a kill or a crash leaves the old file or none, never a partial one (a kill may
+/// leave the temporary file beside it). Throws mmtp::Error on I/O failure.
 void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 /// Splits "Fe,Al" into {"Fe", "Al"} ("" gives none). Throws mmtp::Error naming `what` on an
