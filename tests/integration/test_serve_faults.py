@@ -218,6 +218,16 @@ def late_server(d, pot, tmpl, cell, pos):
     report("connects refused for ever (--connect-timeout 1.5)", f"exit 1 after {wall:.2f} s: {err.strip()}")
 
 
+def long_path(d, pot, tmpl):
+    # LAMMPS overflows sockaddr_un with a long name; the driver refuses it before connecting.
+    t0 = time.time()
+    r = subprocess.run([ARGS.driver, "serve", "-p", pot, "--structure", tmpl, "--unix", "x" * 200], capture_output=True,
+                       text=True, timeout=30)
+    wall = time.time() - t0
+    assert r.returncode == 1 and "has 209 bytes; the limit is 107" in r.stderr, r.stderr
+    report("UNIX socket path of 209 bytes", f"exit 1 after {wall:.2f} s: {r.stderr.strip()}")
+
+
 def main():
     global ARGS
     ARGS = arguments()
@@ -227,6 +237,7 @@ def main():
     cell, pos = write_template(tmpl, 1)
     print("serve_faults:")
     garbage(d, pot, tmpl, cell, pos)
+    long_path(d, pot, tmpl)
     stall(d, pot, tmpl, cell, pos)
     late_server(d, pot, tmpl, cell, pos)
     sigterm_during_evaluation(d, pot)
