@@ -77,7 +77,10 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
   double image_points = 0;
   for (Index i = 0; i < n; ++i) {
     double per_atom = 1;
-    for (int d = 0; d < 3; ++d) per_atom *= shift_range(i, d).second - shift_range(i, d).first + 1;
+    for (int d = 0; d < 3; ++d) {
+      const auto [lo_shift, hi_shift] = shift_range(i, d);
+      per_atom *= hi_shift - lo_shift + 1;
+    }
     image_points += per_atom - 1;
   }
   const double image_limit = std::max(1e6, 20.0 * static_cast<double>(n));

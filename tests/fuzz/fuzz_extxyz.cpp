@@ -1,16 +1,9 @@
 // libFuzzer target: the extended XYZ reader (io::read_extxyz), the evaluator on what it read,
 // and the writer (round trip).
-#include <omp.h>
-
 #include "mmtp/io/extxyz.hpp"
 #include "round_trip.hpp"
 
 using namespace mmtp;
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  omp_set_num_threads(1);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static fuzz::MemoryFile file;

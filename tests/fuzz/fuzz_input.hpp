@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the libFuzzer targets: hands the fuzzer's bytes to mmtp's path-based readers.
 #include <fcntl.h>
+#include <omp.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ inline const std::string& scratch_dir() {
 }  // namespace mmtp::fuzz
 
 #include <Eigen/Core>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -59,6 +61,13 @@ inline const std::string& scratch_dir() {
 namespace mmtp::fuzz {
 
 /// Aborts (a finding) when a number that left mmtp is not finite.
+inline void require_finite(double x, const char* what) {
+  if (!std::isfinite(x)) {
+    std::fprintf(stderr, "non-finite %s in an accepted result\n", what);
+    std::abort();
+  }
+}
+
 template <class Derived>
 void require_finite(const Eigen::DenseBase<Derived>& x, const char* what) {
   if (!x.allFinite()) {
@@ -68,7 +77,7 @@ void require_finite(const Eigen::DenseBase<Derived>& x, const char* what) {
 }
 
 inline void require_finite(const Result& r) {
-  require_finite(Eigen::Matrix<double, 1, 1>::Constant(r.energy), "energy");
+  require_finite(r.energy, "energy");
   require_finite(r.site_energies, "site energies");
   require_finite(r.forces, "forces");
   require_finite(r.virial, "virial");
@@ -95,3 +104,9 @@ inline void evaluate_if_possible(const Structure& s) {
 }
 
 }  // namespace mmtp::fuzz
+
+// One evaluation thread per run: libFuzzer measures and reproduces a single thread best.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  omp_set_num_threads(1);
+  return 0;
+}

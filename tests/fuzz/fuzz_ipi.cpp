@@ -2,7 +2,6 @@
 // the socket (protocols/ipi Client::serve over a socketpair), evaluating every POSDATA with a
 // two-atom magnetic template as `mmtp-driver serve` does and encoding FORCEREADY and the JSON
 // extras. The client's replies are drained by a thread so that no input can fill the socket.
-#include <omp.h>
 #include <sys/socket.h>
 
 #include <thread>
@@ -12,11 +11,6 @@
 #include "mmtp/ipi/wire.hpp"
 
 using namespace mmtp;
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  omp_set_num_threads(1);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   int sv[2];
