@@ -2,6 +2,7 @@
 
 #include <Eigen/Geometry>
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -28,6 +29,17 @@ std::vector<bool> mask_column(const Sample& smp, const std::string& name, const 
   throw Error(fmt::format("{}: no per-atom column '{}'", input, name));
 }
 
+/// Exit code of a relaxation outcome (README: relax exit codes).
+int exit_code(RelaxStatus s) {
+  switch (s) {
+    case RelaxStatus::converged: return 0;
+    case RelaxStatus::max_steps: return 3;
+    case RelaxStatus::line_search_failed: return 4;
+    case RelaxStatus::extrapolation: return 5;
+  }
+  return 4;
+}
+
 }  // namespace
 
 int run_relax(const std::vector<std::string>& args) {
@@ -35,13 +47,15 @@ int run_relax(const std::vector<std::string>& args) {
   std::string input, output, species, cell = "none", moments = "relax", fix_moments, moment_mask, fixed_atoms, trajectory;
   double pressure_gpa = 0.0, smax_gpa = 0.01;
   int threads = 0;
+  bool bound = true;
   RelaxOptions o;
   po::options_description opts(
       "mmtp-driver relax INPUT.{xyz,cfg} -p POT.mtp [-p ...] -o OUTPUT.{xyz,cfg} [options]\n"
-      "Joint spin-lattice relaxation (L-BFGS-B) of positions, cell and collinear moments of every structure\n"
-      "in INPUT. Exit code 0: all converged; 3: a run reached --max-steps; 4: a line search failed. The best\n"
-      "point is written in every case. All-zero moments are a stationary point of the symmetric energy:\n"
-      "give initial moments. Options");
+      "Joint spin-lattice relaxation (bounded-step L-BFGS) of positions, cell and collinear moments of every\n"
+      "structure in INPUT. Exit code 0: all converged; 3: a run reached --max-steps; 4: no descent even after a\n"
+      "restart; 5: a run left the trained region (pairs closer than min_dist, moments outside the trained range,\n"
+      "committee std above --max-std), and stopped at the last point inside it. The point reached is written in\n"
+      "every case. All-zero moments are a stationary point of the symmetric energy: give initial moments. Options");
   opts.add_options()("help,h", "show this help")(
       "potential,p", po::value(&potentials)->required(), "MLIP potential file; repeat for a committee (mean is relaxed)")(
       "input", po::value(&input)->required(), "input structures")(
@@ -53,7 +67,13 @@ int run_relax(const std::vector<std::string>& args) {
       "moment-mask", po::value(&moment_mask), "extxyz per-atom column: nonzero = moment held")(
       "fixed-atoms", po::value(&fixed_atoms), "extxyz per-atom column: nonzero = atom does not move")(
       "moment-scale", po::value(&o.moment_scale)->default_value(o.moment_scale), "joint-coordinate scale [Å/μB]")(
-      "bound-moments", "keep moments within the potential's trained range")(
+      "bound-moments", po::value(&bound)->default_value(true)->implicit_value(true),
+      "keep each moment within its species' trained range (false: unbounded, with a warning)")(
+      "max-step", po::value(&o.max_displacement)->default_value(o.max_displacement), "largest atom displacement per step [Å]")(
+      "max-moment-step", po::value(&o.max_moment_step)->default_value(o.max_moment_step), "largest moment change per step [μB]")(
+      "max-strain-step", po::value(&o.max_strain_step)->default_value(o.max_strain_step), "largest strain change per step")(
+      "max-std", po::value(&o.region.max_std)->default_value(o.region.max_std),
+      "committee: stop when the std of E exceeds this [eV/atom] (0 = never)")(
       "fmax", po::value(&o.fmax)->default_value(o.fmax), "max force [eV/Å]")(
       "mmax", po::value(&o.mmax)->default_value(o.mmax), "max |dE/dm| [eV/μB]")(
       "smax", po::value(&smax_gpa)->default_value(0.01), "max |stress − pressure| [GPa]")(
@@ -75,7 +95,8 @@ int run_relax(const std::vector<std::string>& args) {
   // The command line is the boundary where GPa enters.
   o.pressure = pressure_gpa * units::ev_per_angstrom3_per_gpa;
   o.smax = smax_gpa * units::ev_per_angstrom3_per_gpa;
-  o.bound_moments = vm.count("bound-moments") > 0;
+  o.bound_moments = bound;
+  if (!bound) fmt::print(stderr, "mmtp-driver: warning: --bound-moments false: moments may leave the trained range (the run then stops, exit 5)\n");
   o.mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
 
   const Ensemble ensemble = load_ensemble(potentials, species);
@@ -126,6 +147,8 @@ int run_relax(const std::vector<std::string>& args) {
                r.energy / static_cast<double>(f.size()));
     if (rep.result.members.size() > 1) fmt::print("  committee std(E) = {:.6f} eV", rep.result.energy_std);
     fmt::print("\n");
+    if (rep.status == RelaxStatus::extrapolation)
+      fmt::print(stderr, "mmtp-driver: {}: structure {}: stopped: {}\n", input, k + 1, rep.extrapolation);
     if (f.pbc[0] && f.pbc[1] && f.pbc[2]) {
       const auto a = f.cell.col(0), b = f.cell.col(1), c = f.cell.col(2);
       auto angle = [](const auto& u, const auto& v) { return std::acos(u.dot(v) / (u.norm() * v.norm())) * 180.0 / M_PI; };
@@ -147,8 +170,15 @@ int run_relax(const std::vector<std::string>& args) {
       }
     auto features = smp.features;
     features.emplace_back("relax_status", to_string(rep.status));
-    out.push_back(labelled_sample(f, rep.result, std::move(features)));
-    worst = std::max(worst, rep.status == RelaxStatus::converged ? 0 : (rep.status == RelaxStatus::max_steps ? 3 : 4));
+    if (!rep.extrapolation.empty()) features.emplace_back("relax_extrapolation", rep.extrapolation);
+    Sample relaxed = labelled_sample(f, rep.result, std::move(features));
+    // Keep the input's own per-atom columns (masks such as --fixed-atoms), so that the output
+    // can be relaxed again with the same options.
+    for (const auto& [name, column] : smp.arrays)
+      if (std::none_of(relaxed.arrays.begin(), relaxed.arrays.end(), [&](const auto& a) { return a.first == name; }))
+        relaxed.arrays.emplace_back(name, column);
+    out.push_back(std::move(relaxed));
+    worst = std::max(worst, exit_code(rep.status));
   }
   io::write_samples(output, out, names);
   if (!trajectory.empty()) io::write_samples(trajectory, traj, names);

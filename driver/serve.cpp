@@ -42,7 +42,8 @@ int run_serve(const std::vector<std::string>& args) {
   std::string structure, unix_name, inet, moments = "fixed", extras = "auto", species;
   double connect_timeout = 60.0, read_timeout = 0.0, mmax = 1e-4;
   int threads = 0, max_steps = 500, busy_poll_us = 50;
-  bool bound = true;
+  bool bound = true, exit_unconverged = false;
+  TrainedRegion region;
   po::options_description opts(
       "mmtp-driver serve -p POT.mtp [-p POT2.mtp ...] --structure TEMPLATE.{xyz,cfg} (--unix NAME | --inet HOST:PORT)\n"
       "i-PI socket client for i-PI and ASE's SocketIOCalculator. The template gives species, atom order,\n"
@@ -66,7 +67,10 @@ int run_serve(const std::vector<std::string>& args) {
       "busy-poll-us", po::value(&busy_poll_us)->default_value(50),
       "microseconds to poll for the next message before sleeping (lower latency; 0 = never spin)")(
       "bound-moments", po::value(&bound)->default_value(true),
-      "relax: keep |m| within the potential's trained range [min_val, max_val]");
+      "relax: keep each moment within its species' trained range")(
+      "exit-on-unconverged", "relax: exit (code 1) instead of answering when a moment relaxation does not converge")(
+      "max-std", po::value(&region.max_std)->default_value(region.max_std),
+      "committee: warn when the std of E exceeds this [eV/atom] (0 = never)");
   po::variables_map vm;
   if (!parse_arguments("serve", args, opts, {}, vm)) return 0;
   if (vm.count("unix") == vm.count("inet")) throw Error("serve: give exactly one of --unix NAME and --inet HOST:PORT");
@@ -75,6 +79,7 @@ int run_serve(const std::vector<std::string>& args) {
   if (moments != "fixed" && moments != "relax") throw Error(fmt::format("serve: --moments '{}' is not fixed or relax", moments));
   if (extras != "auto" && extras != "json" && extras != "none") throw Error(fmt::format("serve: --extras '{}' is not auto, json or none", extras));
   set_threads(threads);
+  exit_unconverged = vm.count("exit-on-unconverged") > 0;
   const bool relax = moments == "relax";
   MomentRelaxOptions relax_options;
   relax_options.mmax = mmax;
@@ -83,6 +88,7 @@ int run_serve(const std::vector<std::string>& args) {
   relax_options.bound_moments = bound;
   try {
     relax_options.validate();
+    region.validate();
   } catch (const std::invalid_argument& e) {
     throw Error(fmt::format("serve: {}", e.what()));
   }
@@ -120,38 +126,53 @@ int run_serve(const std::vector<std::string>& args) {
   copts.natoms = tmpl.size();
   copts.needinit_every_request = relax;  // i-PI then tells the bead (rid) of every request
   ipi::Client client(std::move(socket), copts);
-  std::map<int, Eigen::VectorXd> converged_moments;  // warm start per bead
+  // Per bead: the last two converged moments (the next start is their linear extrapolation)
+  // and the quasi-Newton memory of the moment block.
+  struct BeadMoments {
+    Eigen::VectorXd last, before;
+    MomentRelaxHistory history;
+  };
+  std::map<int, BeadMoments> beads;
+  const auto [lower, upper] = ensemble.moment_bounds(tmpl, relax_options.mode);
   const bool periodic = tmpl.pbc[0] || tmpl.pbc[1] || tmpl.pbc[2];
-  int warnings = 0;
 
   auto handler = [&](const ipi::Request& req) {
     Structure s = tmpl;
     if (periodic) s.cell = req.cell;
     s.positions = req.positions;
+    const long request = client.requests_served() + 1;
     EnsembleResult r;
+    ipi::wire::ExtrasNotes notes;
     try {
       if (relax) {
-        const auto it = converged_moments.find(req.rid);
-        if (it != converged_moments.end()) s.magmoms = it->second;
-        MomentRelaxReport rep = relax_moments(ensemble, s, relax_options);
-        if (rep.status != RelaxStatus::converged && warnings++ < 10)
-          fmt::print(stderr, "mmtp-driver: warning: request {}: moment relaxation {} (max|dE/dm| = {:.3g} eV/μB)\n",
-                     client.requests_served() + 1, to_string(rep.status), rep.mmax);
-        converged_moments[req.rid] = s.magmoms;
+        BeadMoments& bead = beads[req.rid];
+        if (bead.last.size()) s.magmoms = bead.last;
+        if (bead.before.size()) s.magmoms = (2.0 * bead.last - bead.before).cwiseMax(lower).cwiseMin(upper);
+        MomentRelaxReport rep = relax_moments(ensemble, s, relax_options, &bead.history);
+        notes.moment_relaxation = to_string(rep.status);
+        if (rep.status != RelaxStatus::converged) {
+          const std::string what = fmt::format("request {}: the moment relaxation did not converge ({}, max|dE/dm| = {:.3g} eV/μB{})",
+                                               request, to_string(rep.status), rep.mmax, rep.newton ? ", projected Newton too" : "");
+          if (exit_unconverged) throw Error(what + "; exiting (--exit-on-unconverged) instead of answering");
+          fmt::print(stderr, "mmtp-driver: warning: {}: answering with these moments\n", what);
+          bead = BeadMoments{};  // no warm start from an unconverged point
+        } else {
+          bead.before = bead.last;
+          bead.last = s.magmoms;
+        }
         r = std::move(rep.result);
       } else {
         r = ensemble.evaluate(s, relax_options.mode);
       }
     } catch (const std::invalid_argument& e) {
-      throw Error(fmt::format("request {}: {}", client.requests_served() + 1, e.what()));
+      throw Error(fmt::format("request {}: {}", request, e.what()));
     }
-    const auto& x = r.mean.extrapolation;
-    if (x.any() && warnings++ < 10)
-      fmt::print(stderr, "mmtp-driver: warning: request {}: {} pairs closer than min_dist, {} moments out of range\n",
-                 client.requests_served() + 1, x.short_pairs, x.moments_out_of_range);
+    notes.extrapolation = extrapolation_cause(r, s.size(), region);
+    if (!notes.extrapolation.empty())
+      fmt::print(stderr, "mmtp-driver: warning: request {}: outside the trained region: {}\n", request, notes.extrapolation);
     const bool json = extras == "json" || (extras == "auto" && !client.server_is_ase());
     ipi::Reply reply{r.mean, {}};
-    if (json) reply.extras = ipi::wire::extras_json(r.mean, r.members, s.has_magmoms() ? s.magmoms : Eigen::VectorXd());
+    if (json) reply.extras = ipi::wire::extras_json(r.mean, r.members, s.has_magmoms() ? s.magmoms : Eigen::VectorXd(), notes);
     return reply;
   };
   try {

@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
                      start.radial_coeffs_per_function() + start.species_count + start.moment_coeffs.size() +
                  (start.moment_coeffs.empty() ? start.alpha_scalar_moments() : 0));
 
+  const mmtp::fit::Dataset dataset(start, train);
   std::vector<mmtp::fit::TrainReport> reports(static_cast<std::size_t>(ensemble));
   const bool tty = ::isatty(2);
   std::exception_ptr error;
@@ -262,11 +263,12 @@ int main(int argc, char** argv) {
 #pragma omp critical
         fmt::print(stderr, "mmtp-fit: member {}: resuming from {} (evaluation {})\n", k, o.checkpoint, o.first_evaluation);
       }
-      std::vector<mmtp::Sample> data = train;
+      std::vector<double> multiplicity;
       if (vm.count("bootstrap")) {
         std::mt19937_64 rng(o.seed * 7919u);
         std::uniform_int_distribution<std::size_t> pick(0, train.size() - 1);
-        for (auto& d : data) d = train[pick(rng)];
+        multiplicity.assign(train.size(), 0.0);
+        for (std::size_t q = 0; q < train.size(); ++q) multiplicity[pick(rng)] += 1.0;
       }
       auto progress = [&](const mmtp::fit::TrainProgress& p) {
         if (p.checkpoint) {
@@ -285,7 +287,7 @@ int main(int argc, char** argv) {
                      p.loss, p.seconds, eta);
         }
       };
-      reports[static_cast<std::size_t>(k)] = mmtp::fit::train(s, data, o, progress);
+      reports[static_cast<std::size_t>(k)] = mmtp::fit::train(s, dataset, o, progress, multiplicity);
       reports[static_cast<std::size_t>(k)].params.species_names = names;
     } catch (...) {
 #pragma omp critical

@@ -2,12 +2,21 @@
 
 #include <fmt/core.h>
 
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace mmtp {
 
-Ensemble::Ensemble(std::vector<MagneticMtp> members) : members_(std::move(members)) {
+void TrainedRegion::validate() const {
+  if (!(max_std >= 0) || !std::isfinite(max_std)) throw std::invalid_argument(fmt::format("max_std = {} must be >= 0", max_std));
+}
+
+Ensemble::Ensemble(std::vector<MagneticMtp> members, double committee_alpha)
+    : members_(std::move(members)), alpha_(committee_alpha) {
   if (members_.empty()) throw std::invalid_argument("an ensemble needs at least one potential");
+  if (!(alpha_ > 0) || !std::isfinite(alpha_))
+    throw std::invalid_argument(fmt::format("committee alpha = {} must be positive", alpha_));
   const auto& first = members_.front().parameters();
   for (const auto& m : members_) {
     const auto& p = m.parameters();
@@ -54,11 +63,47 @@ EnsembleResult Ensemble::evaluate(const Structure& s, const NeighborList& nl, Ev
     out.virial_std.array() += (r.virial - mean.virial).array().square();
     out.dE_dm_std.array() += (r.dE_dm - mean.dE_dm).array().square();
   }
-  out.energy_std = std::sqrt(e2 / k);
-  out.forces_std = (out.forces_std / k).cwiseSqrt();
-  out.virial_std = (out.virial_std / k).cwiseSqrt();
-  out.dE_dm_std = (out.dE_dm_std / k).cwiseSqrt();
+  out.energy_std = alpha_ * std::sqrt(e2 / k);
+  out.forces_std = alpha_ * (out.forces_std / k).cwiseSqrt();
+  out.virial_std = alpha_ * (out.virial_std / k).cwiseSqrt();
+  out.dE_dm_std = alpha_ * (out.dE_dm_std / k).cwiseSqrt();
+  if (alpha_ != 1.0)
+    for (Result& r : out.members) {
+      r.energy = mean.energy + alpha_ * (r.energy - mean.energy);
+      r.site_energies = mean.site_energies + alpha_ * (r.site_energies - mean.site_energies);
+      r.forces = mean.forces + alpha_ * (r.forces - mean.forces);
+      r.virial = mean.virial + alpha_ * (r.virial - mean.virial);
+      r.dE_dm = mean.dE_dm + alpha_ * (r.dE_dm - mean.dE_dm);
+    }
   return out;
+}
+
+std::pair<Eigen::VectorXd, Eigen::VectorXd> Ensemble::moment_bounds(const Structure& s, EvalMode mode) const {
+  const double inf = std::numeric_limits<double>::infinity();
+  Eigen::VectorXd lo = Eigen::VectorXd::Constant(s.size(), -inf), hi = Eigen::VectorXd::Constant(s.size(), inf);
+  for (const auto& member : members_) {
+    const auto& p = member.parameters();
+    if (!p.magnetic) continue;
+    for (Index i = 0; i < s.size(); ++i) {
+      auto [a, b] = p.moment_range(s.species[i]);
+      if (mode == EvalMode::symmetrized) b = std::min(std::abs(a), std::abs(b)), a = -b;
+      lo[i] = std::max(lo[i], a);
+      hi[i] = std::min(hi[i], b);
+    }
+  }
+  return {lo, hi};
+}
+
+std::string extrapolation_cause(const EnsembleResult& r, Index natoms, const TrainedRegion& region) {
+  std::string why;
+  auto add = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+  const auto& x = r.mean.extrapolation;
+  if (x.short_pairs > 0) add(fmt::format("{} pair distances below min_dist (shortest {:.3f} Å)", x.short_pairs, x.min_distance));
+  if (x.moments_out_of_range > 0) add(fmt::format("{} moments outside their species' trained range", x.moments_out_of_range));
+  const double per_atom = r.energy_std / static_cast<double>(std::max<Index>(1, natoms));
+  if (region.max_std > 0 && per_atom > region.max_std)
+    add(fmt::format("committee std {:.4f} eV/atom above max_std {:.4f}", per_atom, region.max_std));
+  return why;
 }
 
 }  // namespace mmtp

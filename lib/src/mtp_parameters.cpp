@@ -50,6 +50,12 @@ void MtpParameters::validate(bool require_coefficients) const {
   for (std::size_t a = 0; a < alpha_moment_mapping.size(); ++a)
     if (alpha_moment_mapping[a] < 0 || alpha_moment_mapping[a] >= alpha_moments_count)
       fail(fmt::format("alpha_moment_mapping[{}] = {} is out of range", a, alpha_moment_mapping[a]));
+  if (!moment_max.empty()) {
+    if (static_cast<int>(moment_max.size()) != species_count)
+      fail(fmt::format("{} moment ranges for species_count = {}", moment_max.size(), species_count));
+    for (double m : moment_max)
+      if (!(m > 0) || !std::isfinite(m)) fail(fmt::format("moment range {} must be positive", m));
+  }
   if (!species_names.empty() && static_cast<int>(species_names.size()) != species_count)
     fail(fmt::format("{} species names for species_count = {}", species_names.size(), species_count));
   const std::size_t n_radial = static_cast<std::size_t>(species_count) * species_count *

@@ -2,20 +2,158 @@
 
 #include <fmt/core.h>
 
+#include <Eigen/Eigenvalues>
 #include <Eigen/LU>
-#include <LBFGSB.h>
 #include <cmath>
+#include <deque>
+#include <limits>
 #include <stdexcept>
+
+#include "mmtp/error.hpp"
 
 namespace mmtp {
 namespace {
 
-/// Thrown from the objective once the absolute criteria hold: LBFGS++ can only test one norm
-/// of the whole (mixed-unit) gradient.
-struct Converged {};
+using Eigen::VectorXd;
+
+/// What a minimisation needs to know of its problem. `evaluate` returns false when x cannot
+/// be evaluated (a failed trial step); `stop` ends the run after an evaluation (the trained
+/// region was left); `accepted` is told that the last evaluated point became the current one.
+struct Problem {
+  std::function<bool(const VectorXd& x, double& f, VectorXd& g)> evaluate;
+  std::function<bool(const VectorXd& x, const VectorXd& g)> converged;
+  std::function<double(const VectorXd& x, const VectorXd& d)> step_limit;  ///< largest α for the step caps
+  std::function<bool()> stop;
+  std::function<void()> accepted;
+  VectorXd lb, ub;
+};
+
+enum class Outcome { converged, max_steps, line_search_failed, stopped };
+
+/// Variables at a bound whose gradient pushes outwards: they stay where they are.
+std::vector<bool> active_set(const VectorXd& x, const VectorXd& g, const VectorXd& lb, const VectorXd& ub) {
+  std::vector<bool> active(static_cast<std::size_t>(x.size()));
+  for (Index i = 0; i < x.size(); ++i) active[i] = (x[i] <= lb[i] && g[i] > 0) || (x[i] >= ub[i] && g[i] < 0);
+  return active;
+}
+
+/// Bounded-step L-BFGS with box bounds by projection and an Armijo backtracking line search
+/// (Nocedal & Wright, Numerical Optimization, Alg. 7.4 and 3.1). Unlike LBFGS++ (which tries a
+/// unit-norm first step in whatever units the coordinates have: 1 Å, or a 50 % strain), every
+/// step is first scaled to the caps of Problem::step_limit, as ASE's optimisers do.
+class Lbfgs {
+ public:
+  explicit Lbfgs(std::deque<VectorXd>* s = nullptr, std::deque<VectorXd>* y = nullptr) {
+    if (s && y) s_ = s, y_ = y;
+    else s_ = &own_s_, y_ = &own_y_;
+  }
+  int restarts = 0;
+  int memory = 20;
+  double initial_inverse_curvature = 1.0 / 70.0;  ///< ASE's LBFGS: α = 70 eV/Å²
+
+  Outcome minimize(const Problem& p, VectorXd& x, double& f, VectorXd& g, int max_steps) {
+    if (s_->size() != y_->size() || (!s_->empty() && s_->front().size() != x.size())) clear();
+    for (int step = 0;; ++step) {
+      if (p.converged(x, g)) return Outcome::converged;
+      if (step >= max_steps) return Outcome::max_steps;
+      const auto active = active_set(x, g, p.lb, p.ub);
+      VectorXd gf = g;
+      for (Index i = 0; i < x.size(); ++i)
+        if (active[i]) gf[i] = 0.0;
+      bool fresh = s_->empty();
+      VectorXd d = direction(gf);
+      if (!(d.dot(gf) < 0)) {  // not a descent direction: forget the curvature pairs
+        clear();
+        fresh = true;
+        d = direction(gf);
+      }
+      for (;;) {
+        const Outcome o = line_search(p, x, f, g, d, gf);
+        if (o == Outcome::stopped) return o;
+        if (o == Outcome::converged) break;  // a step was accepted
+        if (fresh) return Outcome::line_search_failed;
+        // Restart from the current (best) point with fresh memory: steepest descent.
+        clear();
+        ++restarts;
+        fresh = true;
+        d = direction(gf);
+      }
+    }
+  }
+
+  void clear() {
+    s_->clear();
+    y_->clear();
+  }
+
+ private:
+  /// −H·g by the two-loop recursion; H₀ = γI with γ = s'y/y'y of the newest pair.
+  VectorXd direction(const VectorXd& g) const {
+    VectorXd q = g;
+    const std::size_t m = s_->size();
+    std::vector<double> a(m), rho(m);
+    for (std::size_t k = m; k-- > 0;) {
+      rho[k] = 1.0 / (*s_)[k].dot((*y_)[k]);
+      a[k] = rho[k] * (*s_)[k].dot(q);
+      q -= a[k] * (*y_)[k];
+    }
+    const double gamma = m ? (*s_)[m - 1].dot((*y_)[m - 1]) / (*y_)[m - 1].squaredNorm() : initial_inverse_curvature;
+    q *= gamma;
+    for (std::size_t k = 0; k < m; ++k) q += (a[k] - rho[k] * (*y_)[k].dot(q)) * (*s_)[k];
+    for (Index i = 0; i < g.size(); ++i)
+      if (g[i] == 0.0) q[i] = 0.0;  // active bounds (and exactly stationary coordinates) stay
+    return -q;
+  }
+
+  /// Armijo backtracking along d from α = min(1, caps). Returns converged when a step was
+  /// accepted (x, f, g updated), line_search_failed when none was, stopped when asked to.
+  Outcome line_search(const Problem& p, VectorXd& x, double& f, VectorXd& g, const VectorXd& d, const VectorXd& gf) {
+    double alpha = std::min(1.0, p.step_limit(x, d));
+    // Rounding of a large total energy: a change below this is no evidence of an increase.
+    const double noise = 1e-12 * std::max(1.0, std::abs(f));
+    VectorXd xt, gt;
+    double ft = 0.0;
+    for (int trial = 0; trial < 30 && alpha > 1e-12; ++trial) {
+      xt = (x + alpha * d).cwiseMax(p.lb).cwiseMin(p.ub);
+      const double slope = gf.dot(xt - x);
+      const bool ok = p.evaluate(xt, ft, gt);
+      if (p.stop()) return Outcome::stopped;
+      if (ok && std::isfinite(ft) && ft <= f + 1e-4 * slope + noise) {
+        const VectorXd s = xt - x, y = gt - g;
+        if (s.dot(y) > 1e-12 * y.squaredNorm() && s.dot(y) > 0) {
+          s_->push_back(s);
+          y_->push_back(y);
+          if (static_cast<int>(s_->size()) > memory) {
+            s_->pop_front();
+            y_->pop_front();
+          }
+        }
+        x = xt;
+        f = ft;
+        g = gt;
+        p.accepted();
+        return Outcome::converged;
+      }
+      // Minimum of the quadratic through f, the slope and ft, kept within [0.1, 0.5]·α.
+      double next = 0.5 * alpha;
+      if (ok && std::isfinite(ft) && slope < 0) {
+        const double q = -slope * alpha / (2.0 * (ft - f - slope));
+        if (std::isfinite(q)) next = std::clamp(q, 0.1 * alpha, 0.5 * alpha);
+      }
+      alpha = next;
+    }
+    return Outcome::line_search_failed;
+  }
+
+  std::deque<VectorXd>* s_;
+  std::deque<VectorXd>* y_;
+  std::deque<VectorXd> own_s_, own_y_;
+};
 
 /// Maps the optimiser's vector to a structure and back (the coordinates of ASE's cell filters:
-/// q = F⁻¹r for free atoms, c = N·(F − I) for the cell, y = scale·m for free moments).
+/// q = F⁻¹r for free atoms, c = N·(F − I) for the full cell, c = √3·N·(F₁₁ − 1) for the
+/// hydrostatic one, so that a unit step changes F by the same Frobenius norm in both modes;
+/// y = scale·m for free moments).
 class Coordinates {
  public:
   Coordinates(const Structure& s, const RelaxOptions& o) : start_(s), o_(o) {
@@ -25,56 +163,71 @@ class Coordinates {
       if (o.relax_moments && (o.fixed_moments.empty() || !o.fixed_moments[i])) free_moments_.push_back(i);
     }
     cell_vars_ = o.cell == CellMode::none ? 0 : (o.cell == CellMode::hydrostatic ? 1 : 9);
-    cell_factor_ = static_cast<double>(std::max<Index>(1, n));
+    cell_factor_ = static_cast<double>(std::max<Index>(1, n)) * (cell_vars_ == 1 ? std::sqrt(3.0) : 1.0);
   }
-  Index size() const { return 3 * static_cast<Index>(free_atoms_.size()) + cell_vars_ + static_cast<Index>(free_moments_.size()); }
+  Index size() const { return moment_offset() + static_cast<Index>(free_moments_.size()); }
+  Index moment_offset() const { return 3 * static_cast<Index>(free_atoms_.size()) + cell_vars_; }
   const std::vector<Index>& free_atoms() const { return free_atoms_; }
   const std::vector<Index>& free_moments() const { return free_moments_; }
 
-  Eigen::VectorXd initial() const {
-    Eigen::VectorXd x = Eigen::VectorXd::Zero(size());
+  VectorXd initial() const {
+    VectorXd x = VectorXd::Zero(size());
     Index k = 0;
     for (Index i : free_atoms_) x.segment<3>(3 * k++) = start_.positions.col(i);
-    const Index m0 = 3 * static_cast<Index>(free_atoms_.size()) + cell_vars_;
-    for (std::size_t q = 0; q < free_moments_.size(); ++q) x[m0 + static_cast<Index>(q)] = o_.moment_scale * start_.magmoms[free_moments_[q]];
+    for (std::size_t q = 0; q < free_moments_.size(); ++q)
+      x[moment_offset() + static_cast<Index>(q)] = o_.moment_scale * start_.magmoms[free_moments_[q]];
     return x;
   }
 
-  Eigen::Matrix3d deformation(const Eigen::VectorXd& x) const {
+  Eigen::Matrix3d deformation(const VectorXd& x) const {
     const Index c0 = 3 * static_cast<Index>(free_atoms_.size());
     if (cell_vars_ == 0) return Eigen::Matrix3d::Identity();
     if (cell_vars_ == 1) return (1.0 + x[c0] / cell_factor_) * Eigen::Matrix3d::Identity();
     return Eigen::Matrix3d::Identity() + Eigen::Map<const Eigen::Matrix3d>(x.data() + c0) / cell_factor_;
   }
 
-  Structure decode(const Eigen::VectorXd& x) const {
+  Structure decode(const VectorXd& x) const {
     Structure s = start_;
     const Eigen::Matrix3d F = deformation(x);
     s.cell = F * start_.cell;
     s.positions = F * start_.positions;  // fixed atoms follow the cell homogeneously
     Index k = 0;
     for (Index i : free_atoms_) s.positions.col(i) = F * x.segment<3>(3 * k++);
-    const Index m0 = 3 * static_cast<Index>(free_atoms_.size()) + cell_vars_;
-    for (std::size_t q = 0; q < free_moments_.size(); ++q) s.magmoms[free_moments_[q]] = x[m0 + static_cast<Index>(q)] / o_.moment_scale;
+    for (std::size_t q = 0; q < free_moments_.size(); ++q)
+      s.magmoms[free_moments_[q]] = x[moment_offset() + static_cast<Index>(q)] / o_.moment_scale;
     return s;
   }
 
   /// Gradient of H = E + pV with respect to x.
-  Eigen::VectorXd gradient(const Eigen::VectorXd& x, const Structure& s, const Result& r) const {
-    Eigen::VectorXd g(size());
+  VectorXd gradient(const VectorXd& x, const Structure& s, const Result& r) const {
+    VectorXd g(size());
     const Eigen::Matrix3d F = deformation(x);
     Index k = 0;
     for (Index i : free_atoms_) g.segment<3>(3 * k++) = -F.transpose() * r.forces.col(i);
     const Index c0 = 3 * static_cast<Index>(free_atoms_.size());
     if (cell_vars_) {
-      const double v = volume(s);
-      const Eigen::Matrix3d dH_dF = (-r.virial + o_.pressure * v * Eigen::Matrix3d::Identity()) * F.inverse().transpose();
+      const Eigen::Matrix3d dH_dF = (-r.virial + o_.pressure * volume(s) * Eigen::Matrix3d::Identity()) * F.inverse().transpose();
       if (cell_vars_ == 1) g[c0] = dH_dF.trace() / cell_factor_;
       else Eigen::Map<Eigen::Matrix3d>(g.data() + c0) = dH_dF / cell_factor_;
     }
-    const Index m0 = c0 + cell_vars_;
-    for (std::size_t q = 0; q < free_moments_.size(); ++q) g[m0 + static_cast<Index>(q)] = r.dE_dm[free_moments_[q]] / o_.moment_scale;
+    for (std::size_t q = 0; q < free_moments_.size(); ++q)
+      g[moment_offset() + static_cast<Index>(q)] = r.dE_dm[free_moments_[q]] / o_.moment_scale;
     return g;
+  }
+
+  /// Largest α such that α·d respects the step caps of the options.
+  double step_limit(const VectorXd& x, const VectorXd& d) const {
+    const Eigen::Matrix3d F = deformation(x);
+    double disp = 0.0, strain = 0.0, dm = 0.0;
+    for (std::size_t k = 0; k < free_atoms_.size(); ++k)
+      disp = std::max(disp, (F * d.segment<3>(3 * static_cast<Index>(k))).norm());
+    if (cell_vars_) strain = d.segment(3 * static_cast<Index>(free_atoms_.size()), cell_vars_).cwiseAbs().maxCoeff() / cell_factor_;
+    if (!free_moments_.empty()) dm = d.tail(static_cast<Index>(free_moments_.size())).cwiseAbs().maxCoeff() / o_.moment_scale;
+    double alpha = std::numeric_limits<double>::infinity();
+    if (disp > 0) alpha = std::min(alpha, o_.max_displacement / disp);
+    if (strain > 0) alpha = std::min(alpha, o_.max_strain_step / strain);
+    if (dm > 0) alpha = std::min(alpha, o_.max_moment_step / dm);
+    return alpha;
   }
 
  private:
@@ -85,18 +238,61 @@ class Coordinates {
   double cell_factor_ = 1.0;
 };
 
-/// Moment bounds every magnetic member supports.
-std::pair<double, double> moment_bounds(const Ensemble& model, EvalMode mode) {
-  double lo = -std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const auto& member : model.members()) {
-    const auto& p = member.parameters();
-    if (!p.magnetic) continue;
-    const double sym = std::min(std::abs(p.min_val), std::abs(p.max_val));
-    lo = std::max(lo, mode == EvalMode::raw ? p.min_val : -sym);
-    hi = std::min(hi, mode == EvalMode::raw ? p.max_val : sym);
-  }
-  return {lo, hi};
+/// Residual of the moment gradient projected on the bounds: max |P(y − g) − y| [in y units].
+double projected_max(const VectorXd& y, const VectorXd& g, const VectorXd& lb, const VectorXd& ub) {
+  if (y.size() == 0) return 0.0;
+  return ((y - g).cwiseMax(lb).cwiseMin(ub) - y).cwiseAbs().maxCoeff();
 }
+
+/// Bounds of the moment block [μB] for the given atoms.
+void moment_box(const Ensemble& model, const Structure& s, EvalMode mode, bool bound, const std::vector<Index>& atoms,
+                double scale, VectorXd& lb, VectorXd& ub) {
+  const Index n = static_cast<Index>(atoms.size());
+  lb = VectorXd::Constant(n, -std::numeric_limits<double>::infinity());
+  ub = -lb;
+  if (!bound) return;
+  const auto [lo, hi] = model.moment_bounds(s, mode);
+  for (Index q = 0; q < n; ++q) {
+    lb[q] = scale * lo[atoms[q]];
+    ub[q] = scale * hi[atoms[q]];
+  }
+}
+
+/// E and ∂E/∂m of the committee mean at fixed positions and cell: the geometry (neighbour
+/// list, radial basis, angular monomials) is computed once per distinct member basis.
+class MomentEvaluator {
+ public:
+  MomentEvaluator(const Ensemble& model, const Structure& s, EvalMode mode) : model_(model), s_(s), mode_(mode) {
+    const NeighborList nl = NeighborList::build(s, model.cutoff());
+    for (const auto& member : model.members()) {
+      std::size_t g = 0;
+      while (g < geometry_.size() && !geometry_[g].fits(member.parameters())) ++g;
+      if (g == geometry_.size()) geometry_.emplace_back(member.parameters(), s, nl);
+      of_member_.push_back(g);
+    }
+  }
+  /// E [eV] at moments m [μB]; g = ∂E/∂m [eV/μB].
+  double evaluate(const VectorXd& m, VectorXd& g) const {
+    s_.magmoms = m;
+    double e = 0.0;
+    g = VectorXd::Zero(m.size());
+    for (std::size_t k = 0; k < model_.members().size(); ++k) {
+      const Result r = model_.members()[k].evaluate(s_, geometry_[of_member_[k]], mode_, Derivatives::moments);
+      e += r.energy;
+      g += r.dE_dm;
+    }
+    const double n = static_cast<double>(model_.members().size());
+    g /= n;
+    return e / n;
+  }
+
+ private:
+  const Ensemble& model_;
+  mutable Structure s_;
+  EvalMode mode_;
+  std::vector<Geometry> geometry_;
+  std::vector<std::size_t> of_member_;
+};
 
 }  // namespace
 
@@ -105,6 +301,7 @@ const char* to_string(RelaxStatus s) {
     case RelaxStatus::converged: return "converged";
     case RelaxStatus::max_steps: return "max_steps";
     case RelaxStatus::line_search_failed: return "line_search_failed";
+    case RelaxStatus::extrapolation: return "extrapolation";
   }
   return "?";
 }
@@ -117,6 +314,10 @@ void RelaxOptions::validate(Index natoms) const {
   if (max_steps < 0) fail(fmt::format("max_steps = {} must be >= 0", max_steps));
   if (!std::isfinite(pressure)) fail("pressure is not finite");
   if (!(moment_scale > 0) || !std::isfinite(moment_scale)) fail(fmt::format("moment_scale = {} must be positive", moment_scale));
+  for (auto [v, name] : {std::pair{max_displacement, "max_displacement"}, {max_moment_step, "max_moment_step"},
+                         {max_strain_step, "max_strain_step"}})
+    if (!(v > 0) || !std::isfinite(v)) fail(fmt::format("{} = {} must be positive", name, v));
+  region.validate();
   if (!fixed_atoms.empty() && static_cast<Index>(fixed_atoms.size()) != natoms)
     fail(fmt::format("fixed_atoms has {} entries for {} atoms", fixed_atoms.size(), natoms));
   if (!fixed_moments.empty() && static_cast<Index>(fixed_moments.size()) != natoms)
@@ -131,86 +332,188 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     throw std::invalid_argument("the cell can move only for a structure periodic in all three directions");
   if (o.relax_moments && !start.has_magmoms()) throw std::invalid_argument("relaxing moments needs initial moments");
   const Coordinates coords(start, o);
-  const Index m0 = coords.size() - static_cast<Index>(coords.free_moments().size());
+  const Index m0 = coords.moment_offset();
 
-  Eigen::VectorXd lb = Eigen::VectorXd::Constant(coords.size(), -std::numeric_limits<double>::infinity());
-  Eigen::VectorXd ub = -lb;
-  if (o.bound_moments) {
-    const auto [lo, hi] = moment_bounds(model, o.mode);
-    lb.tail(coords.size() - m0).setConstant(o.moment_scale * lo);
-    ub.tail(coords.size() - m0).setConstant(o.moment_scale * hi);
+  Problem p;
+  p.lb = VectorXd::Constant(coords.size(), -std::numeric_limits<double>::infinity());
+  p.ub = -p.lb;
+  if (!coords.free_moments().empty()) {
+    VectorXd lo, hi;
+    moment_box(model, start, o.mode, o.bound_moments, coords.free_moments(), o.moment_scale, lo, hi);
+    p.lb.tail(lo.size()) = lo;
+    p.ub.tail(hi.size()) = hi;
   }
-  Eigen::VectorXd x = coords.initial().cwiseMax(lb).cwiseMin(ub);
 
   RelaxReport report;
-  bool have_best = false;
-  auto objective = [&](const Eigen::VectorXd& xv, Eigen::VectorXd& grad) -> double {
-    const Structure s = coords.decode(xv);
-    EnsembleResult r = model.evaluate(s, o.mode);
+  struct Evaluated {
+    Structure s;
+    EnsembleResult r;
+    double h = 0, fmax = 0, mmax = 0, smax = 0;
+  } last;
+  std::string cause;
+  p.evaluate = [&](const VectorXd& x, double& h, VectorXd& g) {
+    Structure s = coords.decode(x);
+    EnsembleResult r;
+    try {
+      r = model.evaluate(s, o.mode);
+    } catch (const std::exception&) {
+      if (report.evaluations == 0) throw;  // the starting point itself cannot be evaluated
+      return false;                        // e.g. coincident atoms or a singular cell: a failed trial
+    }
     ++report.evaluations;
     const Result& m = r.mean;
     const double v = volume(s);
-    const double h = m.energy + (o.cell == CellMode::none ? 0.0 : o.pressure * v);
-    grad = coords.gradient(xv, s, m);
-    double fmax = 0, mmax = 0, smax = 0;
-    for (Index i : coords.free_atoms()) fmax = std::max(fmax, m.forces.col(i).norm());
-    // Moments at a bound with the gradient pushing outwards count as converged.
-    const Eigen::VectorXd gm = grad.tail(coords.size() - m0);
-    const Eigen::VectorXd ym = xv.tail(coords.size() - m0);
-    const Eigen::VectorXd proj = (ym - gm).cwiseMax(lb.tail(gm.size())).cwiseMin(ub.tail(gm.size())) - ym;
-    if (proj.size()) mmax = proj.cwiseAbs().maxCoeff() * o.moment_scale;
-    if (o.cell == CellMode::full) smax = (m.virial / v - o.pressure * Eigen::Matrix3d::Identity()).cwiseAbs().maxCoeff();
-    if (o.cell == CellMode::hydrostatic) smax = std::abs(m.virial.trace() / (3 * v) - o.pressure);
-    if (observe) observe(RelaxStep{report.evaluations, h, fmax, mmax, smax, &s, &r});
-    const bool converged = fmax <= o.fmax && mmax <= o.mmax && smax <= o.smax;
-    if (!have_best || h < report.enthalpy || converged) {
-      have_best = true;
-      report.enthalpy = h;
-      report.fmax = fmax;
-      report.mmax = mmax;
-      report.smax = smax;
-      report.structure = s;
-      report.result = std::move(r);
-    }
-    if (converged) throw Converged{};
-    return h;
+    h = m.energy + (o.cell == CellMode::none ? 0.0 : o.pressure * v);
+    g = coords.gradient(x, s, m);
+    last.fmax = 0;
+    for (Index i : coords.free_atoms()) last.fmax = std::max(last.fmax, m.forces.col(i).norm());
+    last.mmax = projected_max(x.tail(coords.size() - m0), g.tail(coords.size() - m0), p.lb.tail(coords.size() - m0),
+                              p.ub.tail(coords.size() - m0)) * o.moment_scale;
+    last.smax = 0;
+    if (o.cell == CellMode::full) last.smax = (m.virial / v - o.pressure * Eigen::Matrix3d::Identity()).cwiseAbs().maxCoeff();
+    if (o.cell == CellMode::hydrostatic) last.smax = std::abs(m.virial.trace() / (3 * v) - o.pressure);
+    last.h = h;
+    if (observe) observe(RelaxStep{report.evaluations, h, last.fmax, last.mmax, last.smax, &s, &r});
+    if (o.stop_on_extrapolation) cause = extrapolation_cause(r, s.size(), o.region);
+    last.s = std::move(s);
+    last.r = std::move(r);
+    return true;
   };
-  LBFGSpp::LBFGSBParam<double> param;  // the solver keeps a reference: it must outlive it
-  param.epsilon = 0.0;                  // our own absolute criteria end the run (Converged)
-  param.epsilon_rel = 0.0;              // the default would scale with |x|
-  param.past = 0;                       // no stop on a small relative energy change
-  param.max_iterations = std::max(1, o.max_steps);
-  LBFGSpp::LBFGSBSolver<double> solver(param);
-  double fx = 0.0;
-  try {
-    solver.minimize(objective, x, fx, lb, ub);
-    report.status = RelaxStatus::max_steps;
-  } catch (const Converged&) {
-    report.status = RelaxStatus::converged;
-  } catch (const std::exception&) {
-    if (!have_best) throw;  // the starting point itself cannot be evaluated
-    report.status = RelaxStatus::line_search_failed;
+  p.converged = [&](const VectorXd&, const VectorXd&) {
+    return last.fmax <= o.fmax && last.mmax <= o.mmax && last.smax <= o.smax;
+  };
+  p.step_limit = [&](const VectorXd& x, const VectorXd& d) { return coords.step_limit(x, d); };
+  p.stop = [&] { return !cause.empty(); };
+  auto keep = [&] {
+    report.enthalpy = last.h;
+    report.fmax = last.fmax;
+    report.mmax = last.mmax;
+    report.smax = last.smax;
+    report.structure = last.s;
+    report.result = last.r;
+  };
+  p.accepted = keep;
+
+  VectorXd x = coords.initial().cwiseMax(p.lb).cwiseMin(p.ub), g;
+  double h = 0.0;
+  p.evaluate(x, h, g);
+  keep();
+  if (!cause.empty()) {
+    report.status = RelaxStatus::extrapolation;
+    report.extrapolation = "the starting point is outside the trained region: " + cause;
+    return report;
   }
+  Lbfgs solver;
+  switch (solver.minimize(p, x, h, g, o.max_steps)) {
+    case Outcome::converged: report.status = RelaxStatus::converged; break;
+    case Outcome::max_steps: report.status = RelaxStatus::max_steps; break;
+    case Outcome::line_search_failed: report.status = RelaxStatus::line_search_failed; break;
+    case Outcome::stopped:
+      report.status = RelaxStatus::extrapolation;
+      report.extrapolation = fmt::format("evaluation {} left the trained region: {}", report.evaluations, cause);
+      break;
+  }
+  report.restarts = solver.restarts;
   return report;
 }
 
 void MomentRelaxOptions::validate() const {
   if (!(mmax > 0)) throw std::invalid_argument(fmt::format("mmax = {} must be positive", mmax));
   if (max_steps < 0) throw std::invalid_argument(fmt::format("max_steps = {} must be >= 0", max_steps));
+  if (!(max_moment_step > 0) || !std::isfinite(max_moment_step))
+    throw std::invalid_argument(fmt::format("max_moment_step = {} must be positive", max_moment_step));
 }
 
-MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& options) {
-  options.validate();
+MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& o, MomentRelaxHistory* history) {
+  o.validate();
   if (!s.has_magmoms()) throw std::invalid_argument("relaxing moments needs initial moments");
-  RelaxOptions o;
-  o.mmax = options.mmax;
-  o.max_steps = options.max_steps;
-  o.mode = options.mode;
-  o.bound_moments = options.bound_moments;
-  o.fixed_atoms.assign(static_cast<std::size_t>(s.size()), true);
-  RelaxReport r = relax(model, s, o);
-  s.magmoms = r.structure.magmoms;
-  return MomentRelaxReport{r.status, r.evaluations, r.mmax, std::move(r.result)};
+  const Index n = s.size();
+  std::vector<Index> atoms(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) atoms[i] = i;
+  Problem p;
+  moment_box(model, s, o.mode, o.bound_moments, atoms, 1.0, p.lb, p.ub);
+  const MomentEvaluator energy(model, s, o.mode);  // geometry once; E and ∂E/∂m per step
+
+  MomentRelaxReport report;
+  p.evaluate = [&](const VectorXd& m, double& e, VectorXd& g) {
+    ++report.evaluations;
+    e = energy.evaluate(m, g);
+    return std::isfinite(e);
+  };
+  p.converged = [&](const VectorXd& m, const VectorXd& g) { return projected_max(m, g, p.lb, p.ub) <= o.mmax; };
+  p.step_limit = [&](const VectorXd&, const VectorXd& d) {
+    const double big = d.cwiseAbs().maxCoeff();
+    return big > 0 ? o.max_moment_step / big : std::numeric_limits<double>::infinity();
+  };
+  p.stop = [] { return false; };
+  p.accepted = [] {};
+
+  VectorXd m = s.magmoms.cwiseMax(p.lb).cwiseMin(p.ub), g;
+  double e = 0.0;
+  p.evaluate(m, e, g);
+  Lbfgs solver(history ? &history->s : nullptr, history ? &history->y : nullptr);
+  solver.initial_inverse_curvature = 1.0;  // moment curvatures are of order 1 eV/μB²
+  Outcome outcome = o.newton ? Outcome::line_search_failed : solver.minimize(p, m, e, g, o.max_steps);
+  if (outcome == Outcome::line_search_failed) {
+    // Projected Newton on the moment block: at fixed positions the Hessian is small (N×N) and
+    // each column costs two moment-only evaluations (central differences of ∂E/∂m).
+    report.newton = true;
+    outcome = Outcome::max_steps;
+    const double h = 1e-4;
+    for (int it = 0; it < std::max(1, o.max_steps); ++it) {
+      if (p.converged(m, g)) {
+        outcome = Outcome::converged;
+        break;
+      }
+      const auto active = active_set(m, g, p.lb, p.ub);
+      Eigen::MatrixXd H(n, n);
+      VectorXd gp, gm;
+      for (Index j = 0; j < n; ++j) {
+        VectorXd mp = m, mm = m;
+        mp[j] += h;
+        mm[j] -= h;
+        energy.evaluate(mp, gp);
+        energy.evaluate(mm, gm);
+        report.evaluations += 2;
+        H.col(j) = (gp - gm) / (2 * h);
+      }
+      H = 0.5 * (H + H.transpose()).eval();
+      for (Index i = 0; i < n; ++i)
+        if (active[i]) {
+          H.row(i).setZero();
+          H.col(i).setZero();
+          H(i, i) = 1.0;
+        }
+      VectorXd gf = g;
+      for (Index i = 0; i < n; ++i)
+        if (active[i]) gf[i] = 0.0;
+      // Levenberg shift: a descent direction also where the Hessian is indefinite.
+      const double lowest = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues().minCoeff();
+      const double shift = std::max(0.0, 1e-3 - lowest);
+      const VectorXd d = -(H + shift * Eigen::MatrixXd::Identity(n, n)).ldlt().solve(gf);
+      double alpha = std::min(1.0, p.step_limit(m, d)), et = 0.0;
+      VectorXd mt, gt;
+      bool moved = false;
+      for (int trial = 0; trial < 30 && alpha > 1e-12; ++trial, alpha *= 0.5) {
+        mt = (m + alpha * d).cwiseMax(p.lb).cwiseMin(p.ub);
+        if (p.evaluate(mt, et, gt) && et <= e + 1e-4 * gf.dot(mt - m) + 1e-12 * std::max(1.0, std::abs(e))) {
+          m = mt, e = et, g = gt, moved = true;
+          break;
+        }
+      }
+      if (!moved) {
+        outcome = Outcome::line_search_failed;
+        break;
+      }
+    }
+  }
+  report.status = outcome == Outcome::converged ? RelaxStatus::converged
+                  : outcome == Outcome::max_steps ? RelaxStatus::max_steps
+                                                  : RelaxStatus::line_search_failed;
+  report.mmax = projected_max(m, g, p.lb, p.ub);
+  s.magmoms = m;
+  report.result = model.evaluate(s, o.mode);  // forces and virial once, at the result
+  return report;
 }
 
 }  // namespace mmtp

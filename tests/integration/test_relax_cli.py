@@ -13,7 +13,7 @@ from common import arguments, data, run, tmpdir  # noqa: E402
 GPA = 160.21766208  # eV/Å³ per GPa⁻¹ (1 eV/Å³ = 160.2 GPa)
 
 
-def b2(a=2.8, moments=True):
+def b2(a=2.8, moments=True, rattle=0.04):
     rng = np.random.default_rng(1)
     atoms = Atoms("FeAl" * 8, cell=np.eye(3) * 2 * a, pbc=True)
     pos = []
@@ -21,7 +21,7 @@ def b2(a=2.8, moments=True):
         for j in range(2):
             for k in range(2):
                 pos += [a * np.array([i, j, k]), a * (np.array([i, j, k]) + 0.5)]
-    atoms.positions = np.array(pos) + 0.04 * rng.standard_normal((16, 3))
+    atoms.positions = np.array(pos) + rattle * rng.standard_normal((16, 3))
     if moments:
         atoms.set_initial_magnetic_moments([1.6 if s == "Fe" else 0.3 for s in atoms.get_chemical_symbols()])
     return atoms
@@ -35,8 +35,8 @@ def main():
     atoms = b2()
     atoms.arrays["frozen"] = np.array([1 if i == 5 else 0 for i in range(16)])
     write(src, atoms, format="extxyz")
-    r = run([args.driver, "relax", src, "-p", pot, "-o", out, "--cell", "full", "--fmax", "1e-3", "--mmax", "1e-3",
-             "--smax", "1e-3", "--fix-moments", "Al", "--fixed-atoms", "frozen", "--trajectory", traj])
+    r = run([args.driver, "relax", src, "-p", pot, "-o", out, "--cell", "none", "--fmax", "1e-3", "--mmax", "1e-3",
+             "--fix-moments", "Al", "--fixed-atoms", "frozen", "--trajectory", traj])
     assert "# converged after" in r.stdout, r.stdout
     relaxed = read(out)
     assert relaxed.info["relax_status"] == "converged"
@@ -47,7 +47,6 @@ def main():
     assert np.linalg.norm(ev.get_forces()[np.arange(16) != 5], axis=1).max() <= 1e-3
     fe = np.array([s == "Fe" for s in ev.get_chemical_symbols()])
     assert np.abs(ev.arrays["dE_dm"][fe]).max() <= 1e-3
-    assert np.abs(ev.get_stress(voigt=False)).max() * GPA <= 1e-3 + 1e-9
     # Masks: Al moments and atom 5 (in the relaxed cell's frame) held.
     assert np.allclose(relaxed.get_initial_magnetic_moments()[~fe], 0.3)
     frac0 = atoms.cell.scaled_positions(atoms.positions)[5]
@@ -55,13 +54,34 @@ def main():
     frames = read(traj, index=":")
     assert len(frames) >= 2 and "dE_dm" in frames[-1].arrays
     # Already relaxed: converges immediately.
-    again = run([args.driver, "relax", out, "-p", pot, "-o", os.path.join(d, "again.xyz"), "--cell", "full",
-                 "--fmax", "1e-3", "--mmax", "1e-3", "--smax", "1e-3", "--fix-moments", "Al"])
+    again = run([args.driver, "relax", out, "-p", pot, "-o", os.path.join(d, "again.xyz"), "--cell", "none",
+                 "--fmax", "1e-3", "--mmax", "1e-3", "--fix-moments", "Al", "--fixed-atoms", "frozen"])
     n_eval = int(again.stdout.split("# converged after ")[1].split()[0])
     assert n_eval <= 2, again.stdout
+    # The cell too, from the unrattled cell (rattled, the toy's B2 is unstable: see below).
+    ideal = os.path.join(d, "ideal.xyz")
+    write(ideal, b2(rattle=0.0), format="extxyz")
+    for mode in ("hydrostatic", "full"):
+        cell_out = os.path.join(d, f"cell_{mode}.xyz")
+        run([args.driver, "relax", ideal, "-p", pot, "-o", cell_out, "--cell", mode, "--fmax", "1e-3", "--mmax", "1e-3",
+             "--smax", "1e-3"])
+        run([args.driver, "eval", "-p", pot, cell_out, "-o", check])
+        assert np.abs(read(check).get_stress(voigt=False)).max() * GPA <= 1e-3 + 1e-9, mode
+    # Rattled, with the cell free, the toy slides towards pairs closer than its min_dist: exit 5,
+    # one line naming the cause, and the last point inside the trained region is written.
+    slid = os.path.join(d, "slid.xyz")
+    r = run([args.driver, "relax", src, "-p", pot, "-o", slid, "--cell", "full", "--fmax", "1e-4", "--mmax", "1e-4",
+             "--smax", "1e-4"], expect_rc=5)
+    assert "left the trained region" in r.stderr and "min_dist" in r.stderr, r.stderr
+    assert read(slid).info["relax_status"] == "extrapolation"
+    assert int(read(slid).info["short_pairs"]) == 0
+    # Unbounded moments need an explicit opt-out, which warns.
+    r = run([args.driver, "relax", ideal, "-p", pot, "-o", os.path.join(d, "unbounded.xyz"), "--bound-moments", "false",
+             "--max-steps", "3"], expect_rc=None)
+    assert "--bound-moments false" in r.stderr, r.stderr
     # Not converged within the steps: exit 3, output still written.
     capped = os.path.join(d, "capped.xyz")
-    r = run([args.driver, "relax", src, "-p", pot, "-o", capped, "--cell", "full", "--fmax", "1e-9", "--max-steps", "2"],
+    r = run([args.driver, "relax", src, "-p", pot, "-o", capped, "--cell", "none", "--fmax", "1e-9", "--max-steps", "2"],
             expect_rc=3)
     assert read(capped).info["relax_status"] == "max_steps"
     # All-zero moments: a warning, and the moments stay zero.

@@ -14,7 +14,7 @@ namespace {
 /// non-zero.
 struct Fixture {
   MtpParameters model;
-  std::vector<Sample> data;
+  std::vector<Sample> samples;
   Fixture() {
     const MagneticMtp truth = test::load("rand12_2sp_mag2_R8.mtp");
     for (const char* cfg : {"tric4_2sp_mag.cfg", "bcc_prim1_mag.cfg", "bcc16_2sp_mag.cfg"}) {
@@ -25,7 +25,7 @@ struct Fixture {
       s.forces = r.forces;
       s.virial = r.virial;
       s.dE_dm = r.dE_dm;
-      data.push_back(s);
+      samples.push_back(s);
     }
     model = truth.parameters();
     std::mt19937 rng(5);
@@ -34,6 +34,7 @@ struct Fixture {
     for (double& c : model.moment_coeffs) c *= 1.0 + 0.1 * n(rng);
     model.species_coeffs[0] += 0.3;
   }
+  Dataset data() const { return Dataset(model, samples); }
 };
 
 class ObjectiveGradient : public ::testing::TestWithParam<EvalMode> {};
@@ -46,7 +47,8 @@ TEST_P(ObjectiveGradient, MatchesCentralDifferencesForEveryKindOfParameter) {
   w.magnetic = 0.02;
   w.l2 = 1e-3;
   Eigen::VectorXd grad;
-  const double loss = objective(fx.model, fx.data, w, GetParam(), &grad);
+  const Dataset data = fx.data();
+  const double loss = objective(fx.model, data, w, GetParam(), &grad);
   ASSERT_GT(loss, 0.0);
   const Eigen::VectorXd theta = pack(fx.model);
   const Index nr = static_cast<Index>(fx.model.radial_coeffs.size()), ns = fx.model.species_count;
@@ -62,9 +64,23 @@ TEST_P(ObjectiveGradient, MatchesCentralDifferencesForEveryKindOfParameter) {
     tm[q] -= h;
     unpack(tp, plus);
     unpack(tm, minus);
-    const double fd = (objective(plus, fx.data, w, GetParam(), nullptr) - objective(minus, fx.data, w, GetParam(), nullptr)) / (2 * h);
+    const double fd = (objective(plus, data, w, GetParam(), nullptr) - objective(minus, data, w, GetParam(), nullptr)) / (2 * h);
     EXPECT_NEAR(grad[q], fd, 1e-5 * std::max(1.0, std::abs(fd))) << "parameter " << q;
   }
+}
+
+TEST(Objective, MultiplicityEqualsRepeatedStructures) {
+  const Fixture fx;
+  Weights w;
+  w.l2 = 1e-4;
+  std::vector<Sample> repeated = fx.samples;
+  repeated.push_back(fx.samples[1]);
+  repeated.push_back(fx.samples[1]);
+  Eigen::VectorXd g1, g2;
+  const double a = objective(fx.model, Dataset(fx.model, repeated), w, EvalMode::symmetrized, &g1);
+  const double b = objective(fx.model, fx.data(), w, EvalMode::symmetrized, &g2, {1.0, 3.0, 1.0});
+  EXPECT_NEAR(a, b, 1e-12 * a);
+  EXPECT_LE((g1 - g2).cwiseAbs().maxCoeff(), 1e-10 * g1.cwiseAbs().maxCoeff());
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, ObjectiveGradient, ::testing::Values(EvalMode::raw, EvalMode::symmetrized),
@@ -74,7 +90,7 @@ TEST(Objective, ZeroAtTheTruthAndPackRoundTrip) {
   const MtpParameters truth = test::load("rand12_2sp_mag2_R8.mtp").parameters();
   const Fixture fx;
   Eigen::VectorXd grad;
-  EXPECT_NEAR(objective(truth, fx.data, Weights{}, EvalMode::symmetrized, &grad), 0.0, 1e-20);
+  EXPECT_NEAR(objective(truth, fx.data(), Weights{}, EvalMode::symmetrized, &grad), 0.0, 1e-20);
   EXPECT_LE(grad.cwiseAbs().maxCoeff(), 1e-9);
   MtpParameters q = truth;
   unpack(pack(truth), q);
@@ -97,7 +113,7 @@ TEST(SolveLinear, RecoversSpeciesAndMomentCoefficientsExactly) {
   for (double& c : p.species_coeffs) c = 0.0;
   Weights w;
   w.magnetic = 0.01;
-  const double loss = solve_linear(p, fx.data, w, EvalMode::symmetrized, 1e-14);
+  const double loss = solve_linear(p, fx.data(), w, EvalMode::symmetrized, {}, 1e-14);
   EXPECT_LE(loss, 1e-12);
   for (std::size_t a = 0; a < p.moment_coeffs.size(); a += 7) EXPECT_NEAR(p.moment_coeffs[a], truth.moment_coeffs[a], 1e-5);
   EXPECT_NEAR(p.species_coeffs[1], truth.species_coeffs[1], 1e-5);

@@ -44,6 +44,20 @@ TEST(RelaxMoments, ZeroMomentsAreAStationaryPoint) {
   EXPECT_EQ(s.magmoms.cwiseAbs().maxCoeff(), 0.0);
 }
 
+TEST(RelaxMoments, ProjectedNewtonAgreesWithLbfgs) {
+  Structure a = test::structure("tric4_2sp_mag.cfg"), b = a;
+  MomentRelaxOptions o;
+  o.mmax = 1e-8;
+  const auto ra = relax_moments(model(), a, o);
+  o.newton = true;
+  const auto rb = relax_moments(model(), b, o);
+  EXPECT_EQ(ra.status, RelaxStatus::converged);
+  EXPECT_EQ(rb.status, RelaxStatus::converged);
+  EXPECT_TRUE(rb.newton);
+  EXPECT_LE((a.magmoms - b.magmoms).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_NEAR(ra.result.mean.energy, rb.result.mean.energy, 1e-10 * std::abs(ra.result.mean.energy));
+}
+
 TEST(RelaxMoments, RejectsMissingMomentsAndBadOptions) {
   Structure s = test::structure("tric4_2sp.cfg");
   EXPECT_THROW(relax_moments(model(), s, {}), std::invalid_argument);
@@ -61,8 +75,10 @@ namespace {
 
 Ensemble toy() { return Ensemble({test::load("toy_feal_mag.mtp")}); }
 
-/// B2 FeAl 2×2×2 (16 atoms), a = 2.80 Å (compressed), displaced, Fe moments 1.5 μB.
-Structure b2(double a = 2.80) {
+/// B2 FeAl 2×2×2 (16 atoms), a = 2.80 Å (compressed), displaced by up to `rattle` Å, Fe
+/// moments near 1.5 μB. Rattled, the toy's B2 is unstable (it slides towards pairs closer than
+/// its min_dist); unrattled it relaxes to a = 2.85 Å.
+Structure b2(double a = 2.80, double rattle = 0.04) {
   Structure s;
   s.cell = Eigen::Matrix3d::Identity() * 2 * a;
   s.positions.resize(3, 16);
@@ -73,7 +89,7 @@ Structure b2(double a = 2.80) {
       for (int l = 0; l < 2; ++l)
         for (int t = 0; t < 2; ++t) {
           s.positions.col(k) = a * (Eigen::Vector3d(i, j, l) + 0.5 * t * Eigen::Vector3d::Ones()) +
-                               0.04 * Eigen::Vector3d(std::sin(7.0 * k), std::cos(5.0 * k), std::sin(3.0 * k + 1));
+                               rattle * Eigen::Vector3d(std::sin(7.0 * k), std::cos(5.0 * k), std::sin(3.0 * k + 1));
           s.species.push_back(t);
           s.magmoms[k] = t == 0 ? 1.5 + 0.1 * std::sin(k) : 0.0;
           ++k;
@@ -91,7 +107,7 @@ RelaxOptions tight(CellMode cell) {
 }
 
 TEST(Relax, JointRelaxationMeetsAllCriteriaOnIndependentEvaluation) {
-  const auto rep = relax(toy(), b2(), tight(CellMode::full));
+  const auto rep = relax(toy(), b2(2.80, 0.0), tight(CellMode::full));
   ASSERT_EQ(rep.status, RelaxStatus::converged);
   const Result r = toy().evaluate(rep.structure).mean;
   EXPECT_LE(r.forces.colwise().norm().maxCoeff(), 1e-4);
@@ -117,7 +133,7 @@ TEST(Relax, VolumeDecreasesMonotonicallyWithPressure) {
   for (double p_gpa : {0.0, 2.0, 5.0, 10.0}) {
     RelaxOptions o = tight(CellMode::hydrostatic);
     o.pressure = p_gpa / 160.21766208;  // GPa → eV/Å³
-    const auto rep = relax(toy(), b2(), o);
+    const auto rep = relax(toy(), b2(2.80, 0.0), o);
     ASSERT_EQ(rep.status, RelaxStatus::converged) << p_gpa;
     const double v = volume(rep.structure);
     EXPECT_LT(v, last) << p_gpa << " GPa";
@@ -126,7 +142,7 @@ TEST(Relax, VolumeDecreasesMonotonicallyWithPressure) {
 }
 
 TEST(Relax, ZeroPressureVolumeIsAMinimumOfEnergy) {
-  const auto rep = relax(toy(), b2(), tight(CellMode::full));
+  const auto rep = relax(toy(), b2(2.80, 0.0), tight(CellMode::full));
   ASSERT_EQ(rep.status, RelaxStatus::converged);
   const double e0 = rep.result.mean.energy;
   for (double dv : {-0.01, 0.01}) {
@@ -153,6 +169,69 @@ TEST(Relax, FixedAtomsAndFixedMomentsDoNotMove) {
   EXPECT_EQ(rep.structure.magmoms[6], s.magmoms[6]);
   EXPECT_GT((rep.structure.positions.col(5) - s.positions.col(5)).norm(), 1e-3);
   EXPECT_GT(std::abs(rep.structure.magmoms[2] - s.magmoms[2]), 1e-2);
+}
+
+TEST(Relax, StepsRespectTheCaps) {
+  RelaxOptions o = tight(CellMode::none);
+  o.max_displacement = 0.05;
+  o.max_moment_step = 0.1;
+  std::vector<Structure> seen;
+  const auto rep = relax(toy(), b2(), o, [&](const RelaxStep& st) { seen.push_back(*st.structure); });
+  EXPECT_EQ(rep.status, RelaxStatus::converged);
+  ASSERT_GT(seen.size(), 3u);
+  // Every trial starts from an accepted point and is at most one capped step away from it;
+  // consecutive evaluations are at most two steps apart (a backtrack shortens the last one).
+  for (std::size_t k = 1; k < seen.size(); ++k) {
+    EXPECT_LE((seen[k].positions - seen[k - 1].positions).colwise().norm().maxCoeff(), 2 * 0.05 + 1e-12) << k;
+    EXPECT_LE((seen[k].magmoms - seen[k - 1].magmoms).cwiseAbs().maxCoeff(), 2 * 0.1 + 1e-12) << k;
+  }
+  EXPECT_LE((seen[1].positions - seen[0].positions).colwise().norm().maxCoeff(), 0.05 + 1e-12);
+}
+
+TEST(Relax, CellStepsAreBoundedInEveryMode) {
+  // A cell 8 % too large: the first step may change the strain by max_strain_step at most, in
+  // the hydrostatic mode as in the full one (a unit-norm first step once collapsed the cell).
+  for (CellMode mode : {CellMode::hydrostatic, CellMode::full}) {
+    std::vector<double> volumes;
+    RelaxOptions o = tight(mode);
+    relax(toy(), b2(3.08, 0.0), o, [&](const RelaxStep& st) { volumes.push_back(volume(*st.structure)); });
+    ASSERT_GT(volumes.size(), 2u);
+    EXPECT_LE(std::abs(std::cbrt(volumes[1] / volumes[0]) - 1.0), o.max_strain_step * (1 + 1e-9));
+  }
+}
+
+TEST(Relax, UnstableModelStopsInsideTheTrainedRegion) {
+  // Rattled, the toy's B2 slides towards pairs closer than min_dist = 1.9 Å: the run must stop
+  // there and keep the last point inside the region.
+  const auto rep = relax(toy(), b2(), tight(CellMode::full));
+  ASSERT_EQ(rep.status, RelaxStatus::extrapolation);
+  EXPECT_NE(rep.extrapolation.find("min_dist"), std::string::npos) << rep.extrapolation;
+  EXPECT_EQ(rep.result.mean.extrapolation.short_pairs, 0);
+  EXPECT_GE(rep.result.mean.extrapolation.min_distance, 1.9);
+  EXPECT_EQ(toy().evaluate(rep.structure).mean.energy, rep.result.mean.energy);
+}
+
+TEST(Relax, StopsWhereTheCommitteeDisagrees) {
+  MtpParameters other = test::load("toy_feal_mag.mtp").parameters();
+  other.moment_coeffs[0] *= 1.02;
+  const Ensemble committee({test::load("toy_feal_mag.mtp"), MagneticMtp(other)});
+  RelaxOptions o = tight(CellMode::none);
+  o.region.max_std = 1e-6;  // eV/atom: every point is beyond it
+  const auto rep = relax(committee, b2(), o);
+  EXPECT_EQ(rep.status, RelaxStatus::extrapolation);
+  EXPECT_EQ(rep.evaluations, 1);
+  EXPECT_NE(rep.extrapolation.find("committee std"), std::string::npos) << rep.extrapolation;
+  o.stop_on_extrapolation = false;
+  EXPECT_EQ(relax(committee, b2(2.80, 0.0), o).status, RelaxStatus::converged);
+}
+
+TEST(Relax, MomentsStayInTheTrainedRangeByDefault) {
+  // Pushed towards large moments by a start beyond the range, the relaxation keeps |m| ≤ 3 μB.
+  Structure s = b2(2.80, 0.0);
+  s.magmoms *= 3.0;
+  const auto rep = relax(toy(), s, tight(CellMode::none));
+  EXPECT_LE(rep.structure.magmoms.cwiseAbs().maxCoeff(), 3.0);
+  EXPECT_EQ(rep.result.mean.extrapolation.moments_out_of_range, 0);
 }
 
 TEST(Relax, BadInputIsRejected) {

@@ -1,4 +1,6 @@
 #pragma once
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "mmtp/mtp.hpp"
@@ -15,14 +17,29 @@ struct EnsembleResult {
   Eigen::VectorXd dE_dm_std;    ///< [eV/μB], size N (0 without moments)
 };
 
+/// The trained region of a committee, as far as one result can tell.
+struct TrainedRegion {
+  /// Committee std of the energy per atom [eV/atom] above which a result is an extrapolation
+  /// (0 = not checked; a single potential has std 0).
+  double max_std = 0.05;
+  void validate() const;  ///< throws std::invalid_argument naming the field
+};
+
 /// A committee (ensemble) of moment tensor potentials evaluated on one shared neighbour list.
 class Ensemble {
  public:
-  /// Throws std::invalid_argument when `members` is empty or the members disagree on
-  /// species_count or species names.
-  explicit Ensemble(std::vector<MagneticMtp> members);
+  /// `committee_alpha` calibrates the spread (the α of i-PI's `<ffcommittee><alpha>`): every
+  /// std is multiplied by it, and so is each member's deviation from the mean in
+  /// EnsembleResult::members. Throws std::invalid_argument when `members` is empty, the members
+  /// disagree on species_count or species names, or α is not positive.
+  explicit Ensemble(std::vector<MagneticMtp> members, double committee_alpha = 1.0);
   const std::vector<MagneticMtp>& members() const { return members_; }
   double cutoff() const { return cutoff_; }  ///< largest member cutoff [Å]
+  double committee_alpha() const { return alpha_; }
+  /// Per atom, the moment range [μB] every magnetic member was trained on for that atom's
+  /// species (raw mode: [lo, hi]; symmetrized: ±min(|lo|, hi), since E(−M) is evaluated too).
+  /// ±inf when no member is magnetic. Returns (lower, upper), each of size N.
+  std::pair<Eigen::VectorXd, Eigen::VectorXd> moment_bounds(const Structure& s, EvalMode mode) const;
   /// Throws like MagneticMtp::evaluate.
   EnsembleResult evaluate(const Structure& s, EvalMode mode = EvalMode::symmetrized) const;
   /// Same with a neighbour list built for `s` with a cutoff ≥ cutoff().
@@ -31,6 +48,12 @@ class Ensemble {
  private:
   std::vector<MagneticMtp> members_;
   double cutoff_ = 0.0;
+  double alpha_ = 1.0;
 };
+
+/// Why `r` (a result for `natoms` atoms) lies outside the trained region, as one line: pairs
+/// closer than min_dist, moments outside their species' range, or a committee std of E above
+/// region.max_std per atom. Empty when it lies inside.
+std::string extrapolation_cause(const EnsembleResult& r, Index natoms, const TrainedRegion& region);
 
 }  // namespace mmtp

@@ -1,11 +1,16 @@
 #pragma once
+#include <array>
 #include <vector>
 
+#include "mmtp/geometry.hpp"
 #include "mmtp/mtp_parameters.hpp"
 #include "mmtp/neighbor_list.hpp"
 #include "mmtp/structure.hpp"
 
 namespace mmtp {
+namespace equations {
+struct MomentScale;
+}
 
 /// How the moments enter the energy.
 enum class EvalMode {
@@ -13,8 +18,16 @@ enum class EvalMode {
   symmetrized,  ///< E_symm(M) = (E(M) + E(−M))/2 (Kotykhov et al., Sci. Rep. 2023, Eq. 6)
 };
 
+/// Which derivatives an evaluation computes besides E and the site energies.
+enum class Derivatives {
+  moments,  ///< ∂E/∂m only (positions fixed: relax_moments); forces and virial are left zero
+  all,      ///< forces, virial and ∂E/∂m
+};
+
 /// Evaluator of an MLIP-3 (magnetic) moment tensor potential: energy, site energies, forces,
 /// virial and dE/dm, in one pass over atoms (OpenMP, deterministic for a given thread count).
+/// The equations are those of lib/src/equations.hpp (Kotykhov et al. 2023, Eqs. 1–4 and 6),
+/// shared with training; lib/README.md describes the design.
 ///
 /// In symmetrized mode both signs of M share the neighbour list, distances, radial basis and
 /// angular monomials; only the magnetic basis values and the moment contractions are done per
@@ -28,30 +41,33 @@ class MagneticMtp {
 
   const MtpParameters& parameters() const { return p_; }
   double cutoff() const { return p_.max_dist; }  ///< [Å]
+  const AngularMonomials& monomials() const { return monomials_; }
+  /// alpha_index_times in the order the contractions are evaluated (equations.hpp).
+  const std::vector<std::array<int, 4>>& contraction_schedule() const { return schedule_; }
 
   /// Builds the neighbour list and evaluates. Throws std::invalid_argument if the structure
   /// does not validate, or has a species index ≥ species_count; mmtp::Error if two atoms
   /// coincide or the numbers overflow (e.g. moments of 10⁶ μB: never inf or NaN out). Pairs
-  /// closer than min_dist and moments outside [min_val, max_val] are evaluated (the Chebyshev
-  /// basis extrapolates) and counted in Result::extrapolation.
+  /// closer than min_dist and moments outside their species' range are evaluated (the
+  /// Chebyshev basis extrapolates) and counted in Result::extrapolation.
   Result evaluate(const Structure& s, EvalMode mode = EvalMode::symmetrized) const;
   /// Same with a neighbour list built for `s` with a cutoff ≥ cutoff().
   Result evaluate(const Structure& s, const NeighborList& nl, EvalMode mode = EvalMode::symmetrized) const;
+  /// Same with the geometry of `s` computed beforehand (Geometry(parameters(), s, nl)): only
+  /// the moments may differ from when it was built. `what` = moments skips forces and virial.
+  /// Throws std::invalid_argument when `g` was built for another basis or atom count.
+  Result evaluate(const Structure& s, const Geometry& g, EvalMode mode, Derivatives what = Derivatives::all) const;
 
  private:
-  struct Monomial {
-    int a, b, c;     ///< powers of x̂, ŷ, ẑ
-    int lower[3];    ///< index of the monomial with one power less along x, y, z (−1 if none)
-  };
   struct Workspace;
-  double site(const Structure& s, const NeighborList& nl, Index i, bool magnetic, bool symmetrized, Workspace& w,
-            Result& out) const;
+  double site(const Structure& s, const SiteGeometry& g, Index i, bool magnetic, bool symmetrized, Derivatives what,
+              const equations::MomentScale& scale, Workspace& w, Result& out) const;
+  template <class SiteOf>
+  Result evaluate_sites(const Structure& s, EvalMode mode, Derivatives what, const SiteOf& site_of) const;
 
   MtpParameters p_;
-  std::vector<Monomial> monomials_;  ///< all x̂^a ŷ^b ẑ^c with a+b+c ≤ max rank, parents first
-  std::vector<int> basic_mu_;        ///< radial function of each basic moment
-  std::vector<int> basic_monomial_;  ///< monomial of each basic moment
-  std::vector<int> used_monomials_;  ///< monomials that appear in a basic moment
+  AngularMonomials monomials_;
+  std::vector<std::array<int, 4>> schedule_;
 };
 
 }  // namespace mmtp

@@ -1,6 +1,7 @@
 #pragma once
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mmtp {
@@ -43,6 +44,16 @@ struct MtpParameters {
   std::vector<double> moment_coeffs;                  ///< ξ_α [eV], size alpha_scalar_moments
   /// Element symbol of each type (type t = species_names[t]); may be empty (unknown).
   std::vector<std::string> species_names;
+  /// Per-species moment ranges M_max^z [μB] (Kotykhov et al. 2023): the magnetic basis of an
+  /// atom of type z is T_a(m/M_max^z) on (−M_max^z, M_max^z). Empty: every type uses
+  /// [min_val, max_val]. MLIP-3 files hold one range; io::write_mtp converts exactly.
+  std::vector<double> moment_max;
+
+  /// Moment range [lo, hi] of type t [μB]: ±moment_max[t], or [min_val, max_val].
+  std::pair<double, double> moment_range(int t) const {
+    if (moment_max.empty()) return {min_val, max_val};
+    return {-moment_max[static_cast<std::size_t>(t)], moment_max[static_cast<std::size_t>(t)]};
+  }
 
   int alpha_scalar_moments() const { return static_cast<int>(alpha_moment_mapping.size()); }
   /// Numbers per (z_i, z_j) pair and radial function: radial_basis_size·M².

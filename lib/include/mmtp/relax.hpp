@@ -1,13 +1,21 @@
 #pragma once
+#include <deque>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "mmtp/ensemble.hpp"
 
 namespace mmtp {
 
-/// How a relaxation ended. Every outcome keeps the best point found.
-enum class RelaxStatus { converged, max_steps, line_search_failed };
+/// How a relaxation ended. Every outcome keeps a point: the converged one, or the lowest
+/// enthalpy found inside the trained region.
+enum class RelaxStatus {
+  converged,           ///< every absolute criterion holds
+  max_steps,           ///< the step limit was reached first
+  line_search_failed,  ///< no descent even after a restart with fresh memory (and, for moments, Newton)
+  extrapolation,       ///< an evaluated point left the trained region (RelaxReport::extrapolation says how)
+};
 const char* to_string(RelaxStatus s);
 
 /// Which cell degrees of freedom move (as the deformation gradient F of ASE's cell filters:
@@ -15,13 +23,13 @@ const char* to_string(RelaxStatus s);
 enum class CellMode { none, hydrostatic, full };
 
 /// Settings of a joint relaxation of positions, cell and collinear magnetic moments, treated
-/// as one coordinate vector for L-BFGS-B (the moments as extra coordinates with magnetic force
-/// −∂E/∂m; Kotykhov et al., Sci. Rep. 2023). Internal units: eV, Å, μB.
+/// as one coordinate vector (the moments as extra coordinates with magnetic force −∂E/∂m;
+/// Kotykhov et al., Sci. Rep. 2023). Internal units: eV, Å, μB.
 struct RelaxOptions {
   double fmax = 0.01;        ///< converged when max_i |F_i| ≤ fmax over free atoms [eV/Å]
-  double mmax = 0.01;        ///< … and max_i |∂E/∂m_i| ≤ mmax over free moments [eV/μB]
+  double mmax = 0.01;        ///< … and max_i |∂E/∂m_i| ≤ mmax over free moments [eV/μB] (projected on the bounds)
   double smax = 6.2415e-5;   ///< … and max |W/V − p·I| ≤ smax when the cell moves [eV/Å³] (0.01 GPa)
-  int max_steps = 500;       ///< L-BFGS iterations
+  int max_steps = 500;       ///< quasi-Newton iterations
   CellMode cell = CellMode::none;
   double pressure = 0.0;     ///< external pressure p [eV/Å³]; the enthalpy E + pV is minimised
   bool relax_moments = true;
@@ -30,9 +38,17 @@ struct RelaxOptions {
   /// Joint-coordinate scale [Å/μB]: the optimiser sees y = moment_scale·m, so one μB weighs as
   /// moment_scale Å in a step. See README for the measurement behind the default.
   double moment_scale = 1.0;
-  /// Keep moments within the range every member was trained on ([min_val, max_val] in raw mode,
-  /// |m| ≤ min(|min_val|, max_val) symmetrized).
-  bool bound_moments = false;
+  /// Largest change of one step (ASE's maxstep): atom displacement [Å], moment [μB] and
+  /// deformation-gradient component |ΔF_ab| (strain). A longer quasi-Newton step is scaled down.
+  double max_displacement = 0.2;
+  double max_moment_step = 0.2;
+  double max_strain_step = 0.03;
+  /// Keep every moment inside the range its species was trained on (Ensemble::moment_bounds).
+  bool bound_moments = true;
+  /// Stop with RelaxStatus::extrapolation as soon as an evaluated point leaves the trained
+  /// region (see TrainedRegion); the report keeps the last accepted point, which is inside.
+  bool stop_on_extrapolation = true;
+  TrainedRegion region;
   EvalMode mode = EvalMode::symmetrized;
   /// Throws std::invalid_argument naming the field; `natoms` checks the mask sizes.
   void validate(Index natoms) const;
@@ -51,39 +67,58 @@ using RelaxObserver = std::function<void(const RelaxStep&)>;
 struct RelaxReport {
   RelaxStatus status = RelaxStatus::max_steps;
   int evaluations = 0;
+  int restarts = 0;       ///< times the quasi-Newton memory was discarded after a failed line search
   double enthalpy = 0, fmax = 0, mmax = 0, smax = 0;  ///< at the returned point
-  Structure structure;    ///< the converged, or best (lowest enthalpy), point
+  std::string extrapolation;  ///< why the run left the trained region (status extrapolation), else empty
+  Structure structure;    ///< the converged point, or the best (lowest enthalpy) accepted point
   EnsembleResult result;  ///< its evaluation
 };
 
 /// Relaxes `start` jointly over the free positions, the cell (per options.cell) and the free
-/// moments with LBFGS++'s L-BFGS-B. Throws std::invalid_argument for bad options, a structure
-/// that does not validate, or moment relaxation without moments; mmtp::Error if the
+/// moments by a bounded-step L-BFGS (two-loop recursion, Nocedal & Wright Alg. 7.4) with an
+/// Armijo backtracking line search, moment bounds by projection, and a restart with fresh
+/// memory after a failed line search. Throws std::invalid_argument for bad options, a
+/// structure that does not validate, or moment relaxation without moments; mmtp::Error if the
 /// evaluator fails at the starting point (e.g. coincident atoms). A failure later in the run
-/// (a singular cell, coincident atoms) ends it as line_search_failed with the best point.
+/// (a singular cell, coincident atoms) counts as a failed trial step.
 RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOptions& options,
                   const RelaxObserver& observe = {});
 
 /// Settings of a relaxation of the moments alone at fixed positions and cell.
 struct MomentRelaxOptions {
   double mmax = 1e-4;   ///< converged when max |∂E/∂m_i| ≤ mmax [eV/μB] (projected on the bounds)
-  int max_steps = 500;  ///< L-BFGS iterations
+  int max_steps = 500;  ///< L-BFGS iterations (then as many projected Newton iterations)
+  double max_moment_step = 0.5;  ///< largest moment change of one step [μB]
   EvalMode mode = EvalMode::symmetrized;
   bool bound_moments = true;  ///< as RelaxOptions::bound_moments
+  bool newton = false;        ///< projected Newton from the start (otherwise the fallback of L-BFGS)
   void validate() const;      ///< throws std::invalid_argument naming the field
 };
 
 struct MomentRelaxReport {
   RelaxStatus status = RelaxStatus::max_steps;
-  int evaluations = 0;    ///< energy evaluations
+  int evaluations = 0;    ///< moment-only evaluations (E and ∂E/∂m), plus one full one at the end
+  bool newton = false;    ///< L-BFGS failed and projected Newton on the moment block was used
   double mmax = 0.0;      ///< max |∂E/∂m| at the returned point, projected on the bounds [eV/μB]
-  EnsembleResult result;  ///< evaluation at the returned point
+  EnsembleResult result;  ///< full evaluation (forces, virial) at the returned moments
 };
 
-/// relax() over the moments of `s` only; on return s.magmoms holds the result. Forces and
-/// virial are then total derivatives (envelope theorem: ∂E/∂m = 0 for free moments, moments at
-/// a bound stay there). All-zero moments are a stationary point of the symmetrized energy:
-/// starting there stays non-magnetic. Throws std::invalid_argument if `s` has no moments.
-MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& options);
+/// Quasi-Newton memory of the moment block, kept from one relax_moments call to the next.
+struct MomentRelaxHistory {
+  std::deque<Eigen::VectorXd> s, y;  ///< steps [scaled μB] and gradient changes [eV/μB]
+};
+
+/// Minimises E over the free moments of `s` at fixed positions and cell; on return s.magmoms
+/// holds the result. The geometry (neighbour list, radial and angular basis) is computed once;
+/// each step evaluates only E and ∂E/∂m, and forces and virial are computed once at the end.
+/// They are then total derivatives (envelope theorem: ∂E/∂m = 0 for free moments, moments at a
+/// bound stay there). L-BFGS first; after a failed line search it restarts with fresh memory,
+/// and if that fails too, projected Newton with the finite-difference moment Hessian takes
+/// over. All-zero moments are a stationary point of the symmetrized energy: starting there
+/// stays non-magnetic. `history`, when given, carries the L-BFGS memory from one call to the
+/// next (MD: the moment Hessian changes slowly). Throws std::invalid_argument if `s` has no
+/// moments or the options are bad.
+MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& options,
+                                MomentRelaxHistory* history = nullptr);
 
 }  // namespace mmtp

@@ -5,138 +5,95 @@
 
 #include <Eigen/Cholesky>
 #include <cmath>
-#include <map>
+#include <exception>
 #include <stdexcept>
-#include <unsupported/Eigen/AutoDiff>
+
+#include "../equations.hpp"
 
 namespace mmtp::fit {
 namespace {
 
-using Dual = Eigen::AutoDiffScalar<Eigen::Matrix<double, 1, 1>>;
+using equations::Column;
+using equations::Dual;
 
-Dual dual(double value, double derivative = 0.0) { return Dual(value, Eigen::Matrix<double, 1, 1>(derivative)); }
-
-/// Chebyshev T_k(x), k < size, in dual numbers.
-void chebyshev(const Dual& x, int size, std::vector<Dual>& t) {
-  t.assign(static_cast<std::size_t>(size), dual(1.0));
-  if (size > 1) t[1] = x;
-  for (int k = 2; k < size; ++k) t[k] = 2.0 * x * t[k - 1] - t[k - 2];
-}
-
-/// Monomial table x̂^a ŷ^b ẑ^c up to the largest rank of the basic moments (parents first).
-struct Monomials {
-  std::vector<std::array<int, 3>> powers;
-  std::vector<std::array<int, 2>> parent;  // {lower monomial, axis}
-  std::vector<int> of_basic;
-  explicit Monomials(const MtpParameters& p) {
-    int rank = 0;
-    for (const auto& b : p.alpha_index_basic) rank = std::max(rank, b[1] + b[2] + b[3]);
-    std::map<std::array<int, 3>, int> index;
-    for (int n = 0; n <= rank; ++n)
-      for (int a = n; a >= 0; --a)
-        for (int b = n - a; b >= 0; --b) {
-          const std::array<int, 3> pw{a, b, n - a - b};
-          const int axis = a ? 0 : (b ? 1 : 2);
-          std::array<int, 3> low = pw;
-          if (n) --low[axis];
-          parent.push_back({n ? index.at(low) : -1, axis});
-          index[pw] = static_cast<int>(powers.size());
-          powers.push_back(pw);
-        }
-    for (const auto& b : p.alpha_index_basic) of_basic.push_back(index.at({b[1], b[2], b[3]}));
-  }
+/// Scratch memory of one thread for the dual-number pass.
+struct DualWorkspace {
+  equations::DualRows Q, U, G, F, A, psi_j;
+  Eigen::Matrix3Xd dvec;
+  std::vector<Dual> gradient;
+  std::vector<Dual> C;
+  Column<Dual> mom, adj;
 };
 
-/// Adds ∂E/∂θ to `g` in dual numbers, where the dual part is the derivative along the
-/// direction (δr, δε, δm): positions r_i + t δr_i, pair vectors (I + t δε) r_ij, moments
-/// m_i + t δm_i. Same model as MagneticMtp (raw or symmetrized), written for clarity.
-void energy_gradient(const MtpParameters& p, const Monomials& mono, const Structure& s, const NeighborList& nl,
-                     const Eigen::Matrix3Xd& dr, const Eigen::Matrix3d& deps, const Eigen::VectorXd& dm, bool magnetic,
-                     bool symmetrized, std::vector<Dual>& g) {
+/// A site's geometry in dual numbers along the pair-vector tangents `dvec` (3×nn): Q_ξ(r) and
+/// the angular monomials (geometry.hpp) with their derivatives δr = r̂·δr_ij, δr̂ = (δr_ij − r̂ δr)/r.
+void lift(const SiteGeometry& g, const AngularMonomials& mono, const Eigen::Matrix3Xd& dvec, DualWorkspace& w) {
+  const Index nn = g.nn;
+  Eigen::ArrayXd dr(nn);
+  Eigen::Array3Xd du(3, nn);
+  for (Index k = 0; k < nn; ++k) {
+    dr[k] = g.unit.col(k).matrix().dot(dvec.col(k));
+    du.col(k) = (dvec.col(k).array() - g.unit.col(k) * dr[k]) / g.r[k];
+  }
+  w.Q.v = g.Q;
+  w.Q.d = g.dQ.rowwise() * dr.transpose();
+  w.U.resize(mono.size(), nn);
+  w.U.row(0).setConstant(Dual(1.0));
+  for (int m = 1; m < mono.size(); ++m) {
+    const auto& e = mono.list[static_cast<std::size_t>(m)];
+    const auto lower = w.U.row(e.lower[e.axis]);
+    w.U.v.row(m) = lower.v * g.unit.row(e.axis);
+    w.U.d.row(m) = lower.d * g.unit.row(e.axis) + lower.v * du.row(e.axis);
+  }
+}
+
+/// ∂E/∂θ and its derivative along the direction (δr, δε, δm) — positions r_i + t δr_i, pair
+/// vectors (I + t δε) r_ij, moments m_i + t δm_i — added to `grad` in dual numbers: the
+/// equations of MagneticMtp (equations.hpp) with every quantity carrying its tangent.
+/// `radial` = false skips the radial coefficients (the linear solve needs only the others).
+void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale& scale,
+                          const Structure& s, const Geometry& geo, const Eigen::Matrix3Xd& dr, const Eigen::Matrix3d& deps,
+                          const Eigen::VectorXd& dm, bool magnetic, bool symmetrized, bool radial, DualWorkspace& w,
+                          std::vector<Dual>& grad) {
+  const MtpParameters& p = model.parameters();
+  const AngularMonomials& mono = model.monomials();
+  const auto& schedule = model.contraction_schedule();
   const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size, S = p.species_count;
-  const std::size_t species0 = p.radial_coeffs.size(), moment0 = species0 + static_cast<std::size_t>(S);
-  const int nsign = symmetrized ? 2 : 1;
-  const double weight = symmetrized ? 0.5 : 1.0;
-  const double span = p.max_dist - p.min_dist, mspan = p.max_val - p.min_val;
-  const int n_basic = static_cast<int>(p.alpha_index_basic.size());
-  std::vector<Dual> Q, U, Ti, mom, adj, t;
-  std::vector<std::vector<Dual>> Tj;
+  const int width = magnetic ? R * M : R;
+  const equations::SpinInversion inversion(symmetrized);
   for (Index i = 0; i < s.size(); ++i) {
-    const Index begin = nl.offsets[i], nn = nl.offsets[i + 1] - begin;
+    const SiteGeometry& g = geo.site(i);
+    const Index nn = g.nn;
     const int ti = s.species[i];
-    Q.assign(static_cast<std::size_t>(R * nn), dual(0));
-    U.assign(mono.powers.size() * static_cast<std::size_t>(nn), dual(1));
-    std::vector<int> tj(static_cast<std::size_t>(nn));
-    for (Index k = 0; k < nn; ++k) {
-      const int j = nl.index[begin + k];
-      tj[k] = s.species[j];
-      const Eigen::Vector3d v = nl.vectors.col(begin + k);
-      const Eigen::Vector3d vd = dr.col(j) - dr.col(i) + deps * v;
-      const Dual x = dual(v[0], vd[0]), y = dual(v[1], vd[1]), z = dual(v[2], vd[2]);
-      const Dual r = sqrt(x * x + y * y + z * z);
-      const Dual u[3] = {x / r, y / r, z / r};
-      const Dual rho = (2.0 * r - (p.min_dist + p.max_dist)) / span;
-      const Dual cut = p.max_dist - r;
-      Q[k * R] = p.scaling * cut * cut;
-      if (R > 1) Q[k * R + 1] = rho * Q[k * R];
-      for (int q = 2; q < R; ++q) Q[k * R + q] = 2.0 * rho * Q[k * R + q - 1] - Q[k * R + q - 2];
-      for (std::size_t m = 1; m < mono.powers.size(); ++m)
-        U[m * nn + k] = U[mono.parent[m][0] * nn + k] * u[mono.parent[m][1]];
-    }
-    for (int sg = 0; sg < nsign; ++sg) {
-      const double sigma = sg == 0 ? 1.0 : -1.0;
-      // Explicit Dual return: AutoDiff expressions must not outlive their operands.
-      auto x_of = [&](Index atom) -> Dual {
-        return (2.0 * sigma * dual(s.magmoms[atom], dm[atom]) - (p.min_val + p.max_val)) / mspan;
-      };
-      if (magnetic) chebyshev(x_of(i), M, Ti);
-      else Ti.assign(static_cast<std::size_t>(M), dual(1));
-      Tj.resize(static_cast<std::size_t>(nn));
-      for (Index k = 0; k < nn; ++k) {
-        if (magnetic) chebyshev(x_of(nl.index[begin + k]), M, Tj[k]);
-        else Tj[k].assign(static_cast<std::size_t>(M), dual(1));
-      }
-      // Radial functions and basic moments.
-      std::vector<Dual> f(static_cast<std::size_t>(NR * nn), dual(0));
-      for (Index k = 0; k < nn; ++k)
-        for (int mu = 0; mu < NR; ++mu) {
-          Dual acc = dual(0);
-          for (int x = 0; x < R; ++x)
-            for (int a = 0; a < M; ++a)
-              for (int b = 0; b < M; ++b) {
-                const double c = p.radial_coeffs[p.radial_coeff_index(ti, tj[k], mu, x, a, b)];
-                if (c != 0.0) acc += c * Q[k * R + x] * Ti[a] * Tj[k][b];
-              }
-          f[mu * nn + k] = acc;
+    w.dvec.resize(3, nn);
+    for (Index k = 0; k < nn; ++k) w.dvec.col(k) = dr.col(g.atom[k]) - dr.col(i) + deps * g.vec.col(k).matrix();
+    lift(g, mono, w.dvec, w);
+    w.F.resize(NR, nn);
+    w.A.resize(NR, nn);
+    w.psi_j.resize(M, nn);
+    if (magnetic) w.G.resize(width, nn);
+    for (int sg = 0; sg < inversion.signs; ++sg) {
+      const double sigma = equations::SpinInversion::sigma(sg);
+      Dual psi_i[equations::max_magnetic_basis], dpsi[equations::max_magnetic_basis];
+      if (magnetic) {
+        equations::magnetic_basis(scale, ti, Dual(s.magmoms[i], dm[i]), sigma, M, psi_i, dpsi);
+        for (Index k = 0; k < nn; ++k) {
+          Dual t[equations::max_magnetic_basis];
+          const int j = g.atom[k];
+          equations::magnetic_basis(scale, s.species[j], Dual(s.magmoms[j], dm[j]), sigma, M, t, dpsi);
+          for (int b = 0; b < M; ++b) w.psi_j.set(b, k, t[b]);
         }
-      mom.assign(static_cast<std::size_t>(p.alpha_moments_count), dual(0));
-      for (int kb = 0; kb < n_basic; ++kb) {
-        const int mu = p.alpha_index_basic[kb][0];
-        const std::size_t m = static_cast<std::size_t>(mono.of_basic[kb]);
-        for (Index k = 0; k < nn; ++k) mom[kb] += f[mu * nn + k] * U[m * nn + k];
+        for (int x = 0; x < R; ++x)
+          for (int b = 0; b < M; ++b) w.G.row(x * M + b) = w.Q.row(x) * w.psi_j.row(b);
       }
-      for (const auto& tt : p.alpha_index_times) mom[tt[3]] += static_cast<double>(tt[2]) * mom[tt[0]] * mom[tt[1]];
-      // ∂E/∂(species, moment coefficients); adjoints for the radial ones.
-      g[species0 + static_cast<std::size_t>(ti)] += dual(weight);
-      adj.assign(mom.size(), dual(0));
-      for (int a = 0; a < p.alpha_scalar_moments(); ++a) {
-        g[moment0 + static_cast<std::size_t>(a)] += weight * mom[p.alpha_moment_mapping[a]];
-        adj[p.alpha_moment_mapping[a]] += dual(weight * p.moment_coeffs[a]);
-      }
-      for (auto tt = p.alpha_index_times.rbegin(); tt != p.alpha_index_times.rend(); ++tt) {
-        const Dual gk = static_cast<double>((*tt)[2]) * adj[(*tt)[3]];
-        adj[(*tt)[0]] += gk * mom[(*tt)[1]];
-        adj[(*tt)[1]] += gk * mom[(*tt)[0]];
-      }
-      for (Index k = 0; k < nn; ++k)
-        for (int mu = 0; mu < NR; ++mu) {
-          Dual A = dual(0);
-          for (int kb = 0; kb < n_basic; ++kb)
-            if (p.alpha_index_basic[kb][0] == mu) A += adj[kb] * U[static_cast<std::size_t>(mono.of_basic[kb]) * nn + k];
-          for (int x = 0; x < R; ++x)
-            for (int a = 0; a < M; ++a)
-              for (int b = 0; b < M; ++b) g[p.radial_coeff_index(ti, tj[k], mu, x, a, b)] += A * Q[k * R + x] * Ti[a] * Tj[k][b];
-        }
+      const equations::DualRows& G = magnetic ? w.G : w.Q;
+      equations::contract_central<Dual>(p, ti, magnetic, psi_i, nullptr, w.C, nullptr);
+      equations::radial_functions(S, NR, width, g.type_start, w.C, G, w.F);
+      equations::moment_tensors(p, mono, w.F, w.U, nn, w.mom);
+      equations::site_energy(p, schedule, ti, w.mom, w.adj, inversion.weight);
+      w.A.setZero();
+      equations::radial_adjoint(p, mono, w.adj, w.U, nn, w.A);
+      equations::parameter_gradient(p, ti, magnetic, g.type_start, psi_i, G, w.A, w.mom, inversion.weight, radial, grad.data());
     }
   }
 }
@@ -146,6 +103,22 @@ void energy_gradient(const MtpParameters& p, const Monomials& mono, const Struct
 void Weights::validate() const {
   for (auto [v, name] : {std::pair{energy, "energy"}, {force, "force"}, {stress, "stress"}, {magnetic, "magnetic"}, {l2, "l2"}})
     if (!(v >= 0) || !std::isfinite(v)) throw std::invalid_argument(fmt::format("weight {} = {} must be >= 0", name, v));
+}
+
+Dataset::Dataset(const MtpParameters& basis, std::vector<Sample> samples) : samples_(std::move(samples)) {
+  geometry_.resize(samples_.size());
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic)
+  for (std::size_t k = 0; k < samples_.size(); ++k) {
+    try {
+      const Structure& s = samples_[k].structure;
+      geometry_[k] = Geometry(basis, s, NeighborList::build(s, basis.max_dist));
+    } catch (...) {
+#pragma omp critical
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 Eigen::VectorXd pack(const MtpParameters& p) {
@@ -166,12 +139,11 @@ void unpack(const Eigen::VectorXd& theta, MtpParameters& p) {
   for (double& c : p.moment_coeffs) c = theta[k++];
 }
 
-double structure_objective(const MagneticMtp& model, const Sample& smp, const Weights& w, EvalMode mode,
-                           Eigen::Ref<Eigen::VectorXd> gradient) {
+double structure_objective(const MagneticMtp& model, const Sample& smp, const Geometry& geometry, const Weights& w,
+                           EvalMode mode, double multiplicity, Eigen::Ref<Eigen::VectorXd> gradient) {
   const MtpParameters& p = model.parameters();
   const Structure& s = smp.structure;
-  const NeighborList nl = NeighborList::build(s, model.cutoff());
-  const Result r = model.evaluate(s, nl, mode);
+  const Result r = model.evaluate(s, geometry, mode);
   const Index n = s.size();
   const double nd = static_cast<double>(std::max<Index>(1, n));
   const bool magnetic = p.magnetic && s.has_magmoms();
@@ -199,15 +171,21 @@ double structure_objective(const MagneticMtp& model, const Sample& smp, const We
     loss += w.magnetic * d.squaredNorm();
     dm = 2.0 * w.magnetic * d;
   }
-  std::vector<Dual> g(p.parameter_count(), dual(0));
-  energy_gradient(p, Monomials(p), s, nl, dr, deps, dm, magnetic, magnetic && mode == EvalMode::symmetrized, g);
-  for (std::size_t q = 0; q < g.size(); ++q) gradient[static_cast<Index>(q)] += energy_coef * g[q].value() + g[q].derivatives()[0];
-  return loss;
+  thread_local DualWorkspace work;  // reused by every structure this thread takes
+  std::vector<Dual>& g = work.gradient;
+  g.assign(p.parameter_count(), Dual(0.0));
+  dual_energy_gradient(model, equations::MomentScale(p), s, geometry, dr, deps, dm, magnetic,
+                       magnetic && mode == EvalMode::symmetrized, true, work, g);
+  for (std::size_t q = 0; q < g.size(); ++q)
+    gradient[static_cast<Index>(q)] += multiplicity * (energy_coef * g[q].v + g[q].d);
+  return multiplicity * loss;
 }
 
-double objective(const MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode,
-                 Eigen::VectorXd* gradient) {
+double objective(const MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode, Eigen::VectorXd* gradient,
+                 const std::vector<double>& multiplicity) {
   w.validate();
+  if (!multiplicity.empty() && multiplicity.size() != data.size())
+    throw std::invalid_argument(fmt::format("{} multiplicities for {} structures", multiplicity.size(), data.size()));
   const MagneticMtp model(p);
   const Index np = static_cast<Index>(p.parameter_count());
   const int nthreads = omp_get_max_threads();
@@ -219,8 +197,10 @@ double objective(const MtpParameters& p, const std::vector<Sample>& data, const 
     const int t = omp_get_thread_num();
 #pragma omp for schedule(static)
     for (std::size_t k = 0; k < data.size(); ++k) {
+      const double mult = multiplicity.empty() ? 1.0 : multiplicity[k];
+      if (mult == 0.0) continue;
       try {
-        losses[t] += structure_objective(model, data[k], w, mode, grads[t]);
+        losses[t] += structure_objective(model, data.samples()[k], data.geometry(k), w, mode, mult, grads[t]);
       } catch (...) {
 #pragma omp critical
         if (!error) error = std::current_exception();
@@ -248,12 +228,13 @@ double objective(const MtpParameters& p, const std::vector<Sample>& data, const 
   return loss;
 }
 
-double solve_linear(MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode, double ridge) {
+double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode,
+                    const std::vector<double>& multiplicity, double ridge) {
   w.validate();
-  if (data.empty()) throw std::invalid_argument("no training data");
+  if (data.size() == 0) throw std::invalid_argument("no training data");
   const Index nr = static_cast<Index>(p.radial_coeffs.size()), nl_par = static_cast<Index>(p.species_count) + p.alpha_scalar_moments();
   const MagneticMtp model(p);
-  const Monomials mono(p);
+  const equations::MomentScale scale(p);
   Eigen::MatrixXd normal = Eigen::MatrixXd::Zero(nl_par, nl_par);
   Eigen::VectorXd rhs = Eigen::VectorXd::Zero(nl_par);
   std::vector<Eigen::MatrixXd> normals;
@@ -267,28 +248,30 @@ double solve_linear(MtpParameters& p, const std::vector<Sample>& data, const Wei
     }
     Eigen::MatrixXd& my_normal = normals[static_cast<std::size_t>(omp_get_thread_num())];
     Eigen::VectorXd& my_rhs = rhss[static_cast<std::size_t>(omp_get_thread_num())];
-    auto add_mine = [&](const Eigen::VectorXd& row, double target, double weight) {
-      my_normal.noalias() += weight * row * row.transpose();
-      my_rhs.noalias() += weight * target * row;
-    };
+    DualWorkspace work;
 #pragma omp for schedule(static)
     for (std::size_t k = 0; k < data.size(); ++k) {
-      const Sample& smp = data[k];
+      const double mult = multiplicity.empty() ? 1.0 : multiplicity[k];
+      if (mult == 0.0) continue;
+      auto add_mine = [&](const Eigen::VectorXd& row, double target, double weight) {
+        my_normal.noalias() += mult * weight * row * row.transpose();
+        my_rhs.noalias() += mult * weight * target * row;
+      };
+      const Sample& smp = data.samples()[k];
       const Structure& s = smp.structure;
       const Index n = s.size();
       const double nd = static_cast<double>(std::max<Index>(1, n));
       const bool magnetic = p.magnetic && s.has_magmoms();
       const bool sym = magnetic && mode == EvalMode::symmetrized;
-      const NeighborList nl = NeighborList::build(s, model.cutoff());
       // Direction d → derivative of the linear features (columns of the species and moment part).
       auto features = [&](const Eigen::Matrix3Xd& dr, const Eigen::Matrix3d& deps, const Eigen::VectorXd& dm, Eigen::VectorXd* value) {
-        std::vector<Dual> g(p.parameter_count(), dual(0));
-        energy_gradient(p, mono, s, nl, dr, deps, dm, magnetic, sym, g);
+        std::vector<Dual> g(p.parameter_count(), Dual(0.0));
+        dual_energy_gradient(model, scale, s, data.geometry(k), dr, deps, dm, magnetic, sym, false, work, g);
         Eigen::VectorXd d(nl_par);
         if (value) value->resize(nl_par);
         for (Index q = 0; q < nl_par; ++q) {
-          d[q] = g[static_cast<std::size_t>(nr + q)].derivatives()[0];
-          if (value) (*value)[q] = g[static_cast<std::size_t>(nr + q)].value();
+          d[q] = g[static_cast<std::size_t>(nr + q)].d;
+          if (value) (*value)[q] = g[static_cast<std::size_t>(nr + q)].v;
         }
         return d;
       };
@@ -323,12 +306,12 @@ double solve_linear(MtpParameters& p, const std::vector<Sample>& data, const Wei
     normal += normals[t];
     rhs += rhss[t];
   }
-  const double scale = std::max(1.0, normal.diagonal().maxCoeff());
-  normal.diagonal().array() += ridge * scale;
+  const double scale_ = std::max(1.0, normal.diagonal().maxCoeff());
+  normal.diagonal().array() += ridge * scale_;
   const Eigen::VectorXd x = normal.ldlt().solve(rhs);
   for (int t = 0; t < p.species_count; ++t) p.species_coeffs[t] = x[t];
   for (int a = 0; a < p.alpha_scalar_moments(); ++a) p.moment_coeffs[a] = x[p.species_count + a];
-  return objective(p, data, w, mode, nullptr);
+  return objective(p, data, w, mode, nullptr, multiplicity);
 }
 
 }  // namespace mmtp::fit

@@ -21,10 +21,10 @@ void TrainOptions::validate() const {
   if (checkpoint_every > 0 && checkpoint.empty()) throw std::invalid_argument("checkpoint_every needs a checkpoint path");
 }
 
-TrainReport train(MtpParameters p, const std::vector<Sample>& data, const TrainOptions& o,
-                  const std::function<void(const TrainProgress&)>& progress) {
+TrainReport train(MtpParameters p, const Dataset& data, const TrainOptions& o,
+                  const std::function<void(const TrainProgress&)>& progress, const std::vector<double>& multiplicity) {
   o.validate();
-  if (data.empty()) throw std::invalid_argument("empty training set");
+  if (data.size() == 0) throw std::invalid_argument("empty training set");
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const std::size_t n_radial = static_cast<std::size_t>(p.species_count) * p.species_count * p.radial_funcs_count *
@@ -41,7 +41,8 @@ TrainReport train(MtpParameters p, const std::vector<Sample>& data, const TrainO
 
   TrainReport report;
   report.evaluations = o.first_evaluation;
-  report.initial_loss = o.linear_solve ? solve_linear(p, data, o.weights, o.mode) : objective(p, data, o.weights, o.mode, nullptr);
+  report.initial_loss = o.linear_solve ? solve_linear(p, data, o.weights, o.mode, multiplicity)
+                                      : objective(p, data, o.weights, o.mode, nullptr, multiplicity);
   report.params = p;
   report.loss = report.initial_loss;
   MtpParameters work = p;
@@ -54,7 +55,7 @@ TrainReport train(MtpParameters p, const std::vector<Sample>& data, const TrainO
   };
   auto f = [&](const Eigen::VectorXd& theta, Eigen::VectorXd& grad) -> double {
     unpack(theta, work);
-    const double loss = objective(work, data, o.weights, o.mode, &grad);
+    const double loss = objective(work, data, o.weights, o.mode, &grad, multiplicity);
     ++report.evaluations;
     if (loss < report.loss) {
       report.loss = loss;

@@ -71,7 +71,8 @@ std::vector<char> force_ready(const Result& r, std::string_view extras) {
   return buf;
 }
 
-std::string extras_json(const Result& mean, const std::vector<Result>& members, const Eigen::VectorXd& magmoms) {
+std::string extras_json(const Result& mean, const std::vector<Result>& members, const Eigen::VectorXd& magmoms,
+                        const ExtrasNotes& notes) {
   nlohmann::json j = nlohmann::json::object();
   auto vec = [](const auto& m, double factor, const char* what) {
     std::vector<double> v(m.data(), m.data() + m.size());
@@ -85,6 +86,8 @@ std::string extras_json(const Result& mean, const std::vector<Result>& members, 
   j["dE_dm"] = vec(mean.dE_dm, hartree_per_ev, "dE/dm");
   j["short_pairs"] = mean.extrapolation.short_pairs;
   j["moments_out_of_range"] = mean.extrapolation.moments_out_of_range;
+  j["extrapolation"] = notes.extrapolation;
+  if (!notes.moment_relaxation.empty()) j["moment_relaxation"] = notes.moment_relaxation;
   if (members.size() >= 2) {
     auto& pot = j["committee_pot"] = nlohmann::json::array();
     auto& force = j["committee_force"] = nlohmann::json::array();

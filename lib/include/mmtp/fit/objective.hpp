@@ -2,6 +2,7 @@
 #include <Eigen/Core>
 #include <vector>
 
+#include "mmtp/geometry.hpp"
 #include "mmtp/mtp.hpp"
 
 namespace mmtp::fit {
@@ -13,8 +14,8 @@ namespace mmtp::fit {
 /// + w_f Σ_i |F̄_i − F_i|²                            forces [eV/Å], every component
 /// + w_s Σ_ab ((W̄ − W)_ab / N_k)²                    virial per atom [eV] (= stress × volume per atom)
 /// + w_m Σ_i (∂Ē/∂m_i − ∂E/∂m_i)²                    magnetic forces [eV/μB]; ∂Ē/∂m = (g(M) − g(−M))/2
-/// summed over structures, plus l2 Σ θ² over radial and moment coefficients.
-/// A label a structure lacks (no forces, no virial, no dE/dm) drops its term.
+/// summed over structures (each times its multiplicity), plus l2 Σ θ² over radial and moment
+/// coefficients. A label a structure lacks (no forces, no virial, no dE/dm) drops its term.
 struct Weights {
   double energy = 1.0;
   double force = 0.01;    ///< [Å²]
@@ -24,30 +25,48 @@ struct Weights {
   void validate() const;  ///< throws std::invalid_argument naming the field
 };
 
+/// Labelled structures with their geometry (neighbour list, radial basis, angular monomials)
+/// computed once for one basis: the objective reuses it at every evaluation of a fit.
+class Dataset {
+ public:
+  /// Throws what NeighborList::build and Geometry throw (a bad structure, coincident atoms).
+  Dataset(const MtpParameters& basis, std::vector<Sample> samples);
+  const std::vector<Sample>& samples() const { return samples_; }
+  const Geometry& geometry(std::size_t k) const { return geometry_[k]; }
+  std::size_t size() const { return samples_.size(); }
+
+ private:
+  std::vector<Sample> samples_;
+  std::vector<Geometry> geometry_;
+};
+
 /// Parameter vector θ of a potential: radial_coeffs, then species_coeffs, then moment_coeffs.
 Eigen::VectorXd pack(const MtpParameters& p);
 /// Writes θ back into `p` (sizes must match pack(p)). Throws std::invalid_argument.
 void unpack(const Eigen::VectorXd& theta, MtpParameters& p);
 
-/// One structure's objective term and its exact gradient with respect to θ. The gradient of
-/// the derivative terms uses one directional derivative: forces, virial and magnetic residuals
-/// form a single direction (δr, δε, δm) along which E is differentiated with dual numbers
-/// (Eigen AutoDiff), and reverse mode over the moment contractions gives ∂/∂θ of both E and
-/// that directional derivative. `gradient` is added to (size = pack(p).size()).
+/// One structure's objective term and its exact gradient with respect to θ, added to
+/// `gradient` (size pack(p).size()) times `multiplicity`. The derivative terms use one
+/// directional derivative: the force, virial and magnetic residuals form a single direction
+/// (δr, δε, δm) along which the model's equations (lib/src/equations.hpp) are evaluated in
+/// dual numbers, and their reverse sweep gives ∂/∂θ of both E and that directional derivative.
 /// Throws what MagneticMtp::evaluate throws.
-double structure_objective(const MagneticMtp& model, const Sample& sample, const Weights& w, EvalMode mode,
-                           Eigen::Ref<Eigen::VectorXd> gradient);
+double structure_objective(const MagneticMtp& model, const Sample& sample, const Geometry& geometry, const Weights& w,
+                           EvalMode mode, double multiplicity, Eigen::Ref<Eigen::VectorXd> gradient);
 
-/// Sum of structure_objective over `data` plus the L2 term; `gradient` (optional) receives the
-/// full gradient. Parallel over structures (OpenMP, deterministic for a thread count).
-double objective(const MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode,
-                 Eigen::VectorXd* gradient);
+/// Σ multiplicity_k · structure_objective_k plus the L2 term; `gradient` (optional) receives the
+/// full gradient. `multiplicity` (size data.size(), or empty = all 1) weights structures: a
+/// bootstrap resample without copies. Parallel over structures (OpenMP, deterministic for a
+/// thread count). Throws std::invalid_argument for a basis other than the data's.
+double objective(const MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode, Eigen::VectorXd* gradient,
+                 const std::vector<double>& multiplicity = {});
 
 /// Solves the species and moment coefficients of `p` exactly by weighted linear least squares
 /// at fixed radial coefficients (the model is linear in them; MLIP's initialisation), with a
 /// small ridge `ridge`·I for stability. Design rows come from one dual-number directional
 /// derivative per force component, virial component and moment. Returns the objective after
 /// the solve. Throws std::invalid_argument on empty data.
-double solve_linear(MtpParameters& p, const std::vector<Sample>& data, const Weights& w, EvalMode mode, double ridge = 1e-10);
+double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode,
+                    const std::vector<double>& multiplicity = {}, double ridge = 1e-10);
 
 }  // namespace mmtp::fit

@@ -43,7 +43,7 @@ struct TrainReport {
 /// state), then L-BFGS (LBFGS++) runs over all parameters with the exact gradient.
 /// Deterministic for a seed and thread count. Throws std::invalid_argument for bad options or
 /// empty data, mmtp::Error from evaluation or checkpoint I/O.
-TrainReport train(MtpParameters start, const std::vector<Sample>& data, const TrainOptions& options,
-                  const std::function<void(const TrainProgress&)>& progress = {});
+TrainReport train(MtpParameters start, const Dataset& data, const TrainOptions& options,
+                  const std::function<void(const TrainProgress&)>& progress = {}, const std::vector<double>& multiplicity = {});
 
 }  // namespace mmtp::fit

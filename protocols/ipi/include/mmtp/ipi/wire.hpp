@@ -31,11 +31,19 @@ void decode_positions(const double* h_bohr, const double* q_bohr, Index nat, Eig
 /// extras length and bytes. Throws mmtp::Error when a number is not finite.
 std::vector<char> force_ready(const Result& r, std::string_view extras);
 
+/// What a request's extras say beyond numbers.
+struct ExtrasNotes {
+  std::string extrapolation;      ///< why the point lies outside the trained region; empty inside
+  std::string moment_relaxation;  ///< outcome of the per-request moment relaxation; empty with fixed moments
+};
+
 /// One JSON object for the extras: `magmom` [μB], `dE_dm` [Ha/μB], `short_pairs`,
-/// `moments_out_of_range`; with ≥ 2 members also `committee_pot` [K] (Ha),
+/// `moments_out_of_range`, `extrapolation` (text, "" inside the trained region), with moment
+/// relaxation `moment_relaxation` (its outcome); with ≥ 2 members also `committee_pot` [K] (Ha),
 /// `committee_force` [K][3N] (Ha/Bohr) and `committee_virial` [K][9] (Ha), the layout of
 /// i-PI's `<ffcommittee><parse_json>true</parse_json>`. Never uses the keys i-PI reserves
 /// (`raw`, `pot`, `force`, `virial`, `uncertainty`). Throws mmtp::Error on non-finite numbers.
-std::string extras_json(const Result& mean, const std::vector<Result>& members, const Eigen::VectorXd& magmoms);
+std::string extras_json(const Result& mean, const std::vector<Result>& members, const Eigen::VectorXd& magmoms,
+                        const ExtrasNotes& notes = {});
 
 }  // namespace mmtp::ipi::wire

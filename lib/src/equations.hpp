@@ -1,0 +1,353 @@
+#pragma once
+// The magnetic MTP, one function per equation of Kotykhov et al., Sci. Rep. 13, 19728 (2023),
+// templated on the scalar type: `double` for evaluation (MagneticMtp) and `Dual` (a value and
+// one directional derivative) for training (fit::objective). There is no second copy of the
+// model: lib/README.md explains how the two uses share these functions.
+#include <Eigen/Core>
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "mmtp/geometry.hpp"
+#include "mmtp/mtp_parameters.hpp"
+
+namespace mmtp::equations {
+
+/// A value and its derivative along one direction (forward-mode automatic differentiation).
+struct Dual {
+  double v = 0.0;  ///< value
+  double d = 0.0;  ///< derivative along the direction
+  Dual() = default;
+  Dual(double value) : v(value) {}  // NOLINT: constants enter the arithmetic implicitly
+  Dual(double value, double derivative) : v(value), d(derivative) {}
+  Dual& operator+=(const Dual& b) { v += b.v, d += b.d; return *this; }
+  Dual& operator-=(const Dual& b) { v -= b.v, d -= b.d; return *this; }
+  Dual& operator*=(const Dual& b) { d = d * b.v + v * b.d, v *= b.v; return *this; }
+};
+inline Dual operator+(const Dual& a, const Dual& b) { return {a.v + b.v, a.d + b.d}; }
+inline Dual operator-(const Dual& a, const Dual& b) { return {a.v - b.v, a.d - b.d}; }
+inline Dual operator-(const Dual& a) { return {-a.v, -a.d}; }
+inline Dual operator*(const Dual& a, const Dual& b) { return {a.v * b.v, a.d * b.v + a.v * b.d}; }
+inline Dual operator*(double a, const Dual& b) { return {a * b.v, a * b.d}; }
+inline Dual operator*(const Dual& a, double b) { return {a.v * b, a.d * b}; }
+inline Dual operator+(const Dual& a, double b) { return {a.v + b, a.d}; }
+inline Dual operator+(double a, const Dual& b) { return {a + b.v, b.d}; }
+inline Dual operator-(const Dual& a, double b) { return {a.v - b, a.d}; }
+inline Dual operator-(double a, const Dual& b) { return {a - b.v, -b.d}; }
+inline Dual operator/(const Dual& a, double b) { return {a.v / b, a.d / b}; }
+inline bool operator==(const Dual& a, const Dual& b) { return a.v == b.v && a.d == b.d; }
+inline bool operator!=(const Dual& a, const Dual& b) { return !(a == b); }
+
+}  // namespace mmtp::equations
+
+namespace Eigen {
+template <>
+struct NumTraits<mmtp::equations::Dual> : GenericNumTraits<mmtp::equations::Dual> {
+  using Real = mmtp::equations::Dual;
+  using NonInteger = mmtp::equations::Dual;
+  using Nested = mmtp::equations::Dual;
+  using Literal = double;
+  enum { IsComplex = 0, IsInteger = 0, IsSigned = 1, RequireInitialization = 1, ReadCost = 2, AddCost = 2, MulCost = 3 };
+};
+template <typename Op>
+struct ScalarBinaryOpTraits<mmtp::equations::Dual, double, Op> {
+  using ReturnType = mmtp::equations::Dual;
+};
+template <typename Op>
+struct ScalarBinaryOpTraits<double, mmtp::equations::Dual, Op> {
+  using ReturnType = mmtp::equations::Dual;
+};
+}  // namespace Eigen
+
+namespace mmtp::equations {
+
+template <class T>
+using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
+
+/// Rows of dual numbers stored as two double arrays (values, derivatives), so that the
+/// row operations of the equations below vectorise as they do for double: the layout
+/// differs, the arithmetic is Dual's.
+template <class V>
+struct DualRef;
+
+/// A lazy dual expression: Eigen expressions for the value and the derivative.
+template <class V, class D>
+struct DualXpr {
+  V v;
+  D d;
+  Dual sum() const { return {v.sum(), d.sum()}; }
+};
+
+template <class V>
+struct DualRef {
+  V v, d;  ///< Eigen row blocks of the value and derivative arrays
+  auto segment(Index start, Index n) { return DualRef<decltype(v.segment(start, n))>{v.segment(start, n), d.segment(start, n)}; }
+  auto head(Index n) { return DualRef<decltype(v.head(n))>{v.head(n), d.head(n)}; }
+  template <class A, class B>
+  void operator=(const DualXpr<A, B>& e) {
+    v = e.v;
+    d = e.d;
+  }
+  template <class A, class B>
+  void operator+=(const DualXpr<A, B>& e) {
+    v += e.v;
+    d += e.d;
+  }
+  void operator=(const DualRef& o) {
+    v = o.v;
+    d = o.d;
+  }
+  void setConstant(const Dual& c) {
+    v.setConstant(c.v);
+    d.setConstant(c.d);
+  }
+};
+
+template <class B>
+EIGEN_STRONG_INLINE auto operator*(const Dual& c, const DualRef<B>& r) {
+  auto v = c.v * r.v;
+  auto d = c.d * r.v + c.v * r.d;
+  return DualXpr<decltype(v), decltype(d)>{v, d};
+}
+template <class A, class B>
+EIGEN_STRONG_INLINE auto operator*(const DualRef<A>& a, const DualRef<B>& b) {
+  auto v = a.v * b.v;
+  auto d = a.d * b.v + a.v * b.d;
+  return DualXpr<decltype(v), decltype(d)>{v, d};
+}
+
+/// RowArray<Dual> in structure-of-arrays form (see DualRef).
+struct DualRows {
+  RowArray<double> v, d;
+  void resize(Index rows, Index cols) {
+    v.resize(rows, cols);
+    d.resize(rows, cols);
+  }
+  Index rows() const { return v.rows(); }
+  Index cols() const { return v.cols(); }
+  void setZero() {
+    v.setZero();
+    d.setZero();
+  }
+  Dual operator()(Index r, Index c) const { return {v(r, c), d(r, c)}; }
+  void set(Index r, Index c, const Dual& x) {
+    v(r, c) = x.v;
+    d(r, c) = x.d;
+  }
+  auto row(Index r) { return DualRef<decltype(v.row(r))>{v.row(r), d.row(r)}; }
+  auto row(Index r) const { return DualRef<decltype(v.row(r))>{v.row(r), d.row(r)}; }
+};
+
+/// Rows of scalars: the Eigen array for double, DualRows for Dual.
+template <class T>
+struct RowsOf {
+  using type = RowArray<T>;
+};
+template <>
+struct RowsOf<Dual> {
+  using type = DualRows;
+};
+template <class T>
+using Rows = typename RowsOf<T>::type;
+
+/// Largest magnetic basis size (MtpParameters::validate allows 1..32).
+constexpr int max_magnetic_basis = 32;
+
+/// Eq. 6: E_symm(M) = (E(M) + E(−M))/2. The sign σ of evaluation `sg` and the weight of each.
+struct SpinInversion {
+  int signs;      ///< 2 when symmetrized, else 1 (the raw E(M))
+  double weight;  ///< 1/2 or 1
+  explicit SpinInversion(bool symmetrized) : signs(symmetrized ? 2 : 1), weight(symmetrized ? 0.5 : 1.0) {}
+  static double sigma(int sg) { return sg == 0 ? 1.0 : -1.0; }
+};
+
+/// Affine map of each species' moment range onto [−1, 1]: x = (σm − center)/half.
+struct MomentScale {
+  std::vector<double> center, half;  ///< per type [μB]
+  explicit MomentScale(const MtpParameters& p) {
+    for (int t = 0; t < p.species_count; ++t) {
+      const auto [lo, hi] = p.moment_range(t);
+      center.push_back(0.5 * (lo + hi));
+      half.push_back(0.5 * (hi - lo));
+    }
+  }
+};
+
+/// Chebyshev polynomials T_k(x) and dT_k/dx, k < size.
+template <class T>
+inline void chebyshev(const T& x, int size, T* t, T* dt) {
+  t[0] = T(1.0);
+  dt[0] = T(0.0);
+  if (size > 1) {
+    t[1] = x;
+    dt[1] = T(1.0);
+  }
+  for (int k = 2; k < size; ++k) {
+    t[k] = 2.0 * x * t[k - 1] - t[k - 2];
+    dt[k] = 2.0 * t[k - 1] + 2.0 * x * dt[k - 1] - dt[k - 2];
+  }
+}
+
+/// Eq. 4, moment part: ψ_a(m) = T_a(x(σm)) for a < M on the range of species `type`, and
+/// dψ_a/dm [μB⁻¹] (chain rule through x and σ).
+template <class T>
+inline void magnetic_basis(const MomentScale& ms, int type, const T& m, double sigma, int M, T* psi, T* dpsi) {
+  const double dx_dm = sigma / ms.half[static_cast<std::size_t>(type)];
+  chebyshev<T>((sigma * m - ms.center[static_cast<std::size_t>(type)]) / ms.half[static_cast<std::size_t>(type)], M, psi, dpsi);
+  for (int a = 0; a < M; ++a) dpsi[a] = dpsi[a] * dx_dm;
+}
+
+/// The central atom's part of Eq. 4: C[(t·NR + μ)·W + ξ·M + b] = Σ_a c[z_i][t][μ][ξ][a][b]·ψ_a(m_i)
+/// for every neighbour species t (W = R·M). Without moments every ψ is 1 and the neighbour's
+/// index b is summed too (W = R), as MLIP-3 does. `dpsi_i` gives Cd = ∂C/∂m_i alike (may be null).
+template <class T>
+void contract_central(const MtpParameters& p, int ti, bool magnetic, const T* psi_i, const T* dpsi_i, std::vector<T>& C,
+                      std::vector<T>* Cd) {
+  const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size, S = p.species_count;
+  const int Mj = magnetic ? M : 1;
+  C.assign(static_cast<std::size_t>(S) * NR * R * Mj, T(0.0));
+  if (Cd) Cd->assign(C.size(), T(0.0));
+  for (int tj = 0; tj < S; ++tj)
+    for (int mu = 0; mu < NR; ++mu)
+      for (int x = 0; x < R; ++x) {
+        const double* c = &p.radial_coeffs[p.radial_coeff_index(ti, tj, mu, x, 0, 0)];  // M×M block, [a][b]
+        T* out = &C[((static_cast<std::size_t>(tj) * NR + mu) * R + x) * Mj];
+        if (!magnetic) {
+          for (int ab = 0; ab < M * M; ++ab) out[0] += c[ab];
+          continue;
+        }
+        T* dout = Cd ? &(*Cd)[((static_cast<std::size_t>(tj) * NR + mu) * R + x) * Mj] : nullptr;
+        for (int a = 0; a < M; ++a)
+          for (int b = 0; b < M; ++b) {
+            out[b] += c[a * M + b] * psi_i[a];
+            if (dout) dout[b] += c[a * M + b] * dpsi_i[a];
+          }
+      }
+}
+
+/// Eq. 4: the radial functions f_μ(r_ij, z_i, z_j, m_i, m_j) = Σ_{ξ,b} C[z_j][μ][ξ·M + b]·G_{ξM+b}(j)
+/// for every neighbour j, with G = Q_ξ(r_ij)·ψ_b(m_j) (or Q_ξ alone without moments), summed
+/// over each run of neighbours of one species. F is radial_funcs_count × nn.
+template <class T>
+void radial_functions(int S, int NR, int width, const std::vector<Index>& type_start, const std::vector<T>& C,
+                      const Rows<T>& G, Rows<T>& F) {
+  for (int t = 0; t < S; ++t) {
+    const Index k0 = type_start[t], len = type_start[t + 1] - k0;
+    if (len == 0) continue;
+    for (int mu = 0; mu < NR; ++mu) {
+      const T* c = &C[(static_cast<std::size_t>(t) * NR + mu) * width];
+      auto f = F.row(mu).segment(k0, len);
+      f = c[0] * G.row(0).segment(k0, len);
+      for (int q = 1; q < width; ++q) f += c[q] * G.row(q).segment(k0, len);
+    }
+  }
+}
+
+/// Eq. 3: the basic moment tensor components M_k = Σ_j f_{μ_k}(j)·(r̂_ij^⊗ν)_k, each component
+/// being an angular monomial U_{m_k}; the products of alpha_index_times start at zero.
+template <class T>
+void moment_tensors(const MtpParameters& p, const AngularMonomials& mono, const Rows<T>& F, const Rows<T>& U,
+                    Index nn, Column<T>& mom) {
+  const int n_basic = static_cast<int>(p.alpha_index_basic.size());
+  mom.setZero(p.alpha_moments_count);
+  for (int k = 0; k < n_basic; ++k)
+    mom[k] = (F.row(p.alpha_index_basic[k][0]).head(nn) * U.row(mono.of_basic[k]).head(nn)).sum();
+}
+
+/// The products of alpha_index_times (Eq. 2's contractions) in an order that interleaves
+/// different destination moments of the same depth, so that their additions do not wait on
+/// each other. Each destination keeps its products' relative order: the sums are bit for bit
+/// those of the file order.
+inline std::vector<std::array<int, 4>> contraction_schedule(const MtpParameters& p) {
+  const std::size_t n = static_cast<std::size_t>(p.alpha_moments_count);
+  std::vector<int> depth(n, 0);
+  for (const auto& t : p.alpha_index_times) depth[t[3]] = std::max(depth[t[3]], 1 + std::max(depth[t[0]], depth[t[1]]));
+  // Key: (depth of the destination, rank of the product within its destination, destination).
+  std::vector<int> rank(p.alpha_index_times.size());
+  std::vector<int> seen(n, 0);
+  for (std::size_t q = 0; q < rank.size(); ++q) rank[q] = seen[p.alpha_index_times[q][3]]++;
+  std::vector<std::size_t> order(rank.size());
+  for (std::size_t q = 0; q < order.size(); ++q) order[q] = q;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto& ta = p.alpha_index_times[a];
+    const auto& tb = p.alpha_index_times[b];
+    return std::make_tuple(depth[ta[3]], rank[a], ta[3]) < std::make_tuple(depth[tb[3]], rank[b], tb[3]);
+  });
+  std::vector<std::array<int, 4>> out;
+  for (std::size_t q : order) out.push_back(p.alpha_index_times[q]);
+  return out;
+}
+
+/// Eq. 2: the basis functions B_α (contractions of moment tensors, formed by the products of
+/// alpha_index_times, in the order of contraction_schedule) and the site energy E_i = s_{z_i} + Σ_α ξ_α B_α [eV]. Then the reverse
+/// sweep: adj_k = weight·∂E_i/∂M_k for every moment k.
+template <class T>
+T site_energy(const MtpParameters& p, const std::vector<std::array<int, 4>>& schedule, int ti, Column<T>& mom, Column<T>& adj,
+              double weight) {
+  T* m = mom.data();
+  const auto* times = schedule.data();
+  const std::size_t n_times = schedule.size();
+  for (std::size_t q = 0; q < n_times; ++q) {
+    const auto& t = times[q];
+    m[t[3]] += static_cast<double>(t[2]) * (m[t[0]] * m[t[1]]);
+  }
+  T e = T(p.species_coeffs[static_cast<std::size_t>(ti)]);
+  adj.setZero(p.alpha_moments_count);
+  T* g = adj.data();
+  for (int a = 0; a < p.alpha_scalar_moments(); ++a) {
+    e += p.moment_coeffs[static_cast<std::size_t>(a)] * m[p.alpha_moment_mapping[a]];
+    g[p.alpha_moment_mapping[a]] += weight * p.moment_coeffs[static_cast<std::size_t>(a)];
+  }
+  for (std::size_t q = n_times; q-- > 0;) {
+    const auto& t = times[q];
+    const T& out = g[t[3]];
+    if (out == T(0.0)) continue;
+    const T gk = static_cast<double>(t[2]) * out;
+    g[t[0]] += gk * m[t[1]];
+    g[t[1]] += gk * m[t[0]];
+  }
+  return e;
+}
+
+/// Reverse of Eq. 3 onto the radial functions: A_μ(j) = Σ_{k: μ_k = μ} adj_k·U_{m_k}(j) = ∂E_i/∂f_μ(j)
+/// (NR × nn, added to).
+template <class T>
+void radial_adjoint(const MtpParameters& p, const AngularMonomials& mono, const Column<T>& adj, const Rows<T>& U,
+                    Index nn, Rows<T>& A) {
+  for (std::size_t k = 0; k < p.alpha_index_basic.size(); ++k)
+    if (adj[static_cast<Index>(k)] != T(0.0))
+      A.row(p.alpha_index_basic[k][0]).head(nn) += adj[static_cast<Index>(k)] * U.row(mono.of_basic[k]).head(nn);
+}
+
+/// ∂E_i/∂θ for θ = (radial_coeffs, species_coeffs, moment_coeffs) in fit::pack order, for one
+/// sign of Eq. 6 (its weight already in A and adj): the radial coefficients through
+/// Σ_j A_μ(j)·Q_ξ(j)·ψ_a(m_i)·ψ_b(m_j) (skipped unless `radial`), the species and moment
+/// coefficients through 1 and B_α. Added to `grad`.
+template <class T>
+void parameter_gradient(const MtpParameters& p, int ti, bool magnetic, const std::vector<Index>& type_start, const T* psi_i,
+                        const Rows<T>& G, const Rows<T>& A, const Column<T>& mom, double weight, bool radial,
+                        T* grad) {
+  const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size, S = p.species_count;
+  const int width = magnetic ? R * M : R;
+  for (int t = 0; t < S && radial; ++t) {
+    const Index k0 = type_start[t], len = type_start[t + 1] - k0;
+    if (len == 0) continue;
+    for (int mu = 0; mu < NR; ++mu)
+      for (int q = 0; q < width; ++q) {
+        const T h = (A.row(mu).segment(k0, len) * G.row(q).segment(k0, len)).sum();
+        const int x = magnetic ? q / M : q;
+        for (int a = 0; a < M; ++a)
+          for (int b = magnetic ? q % M : 0; b < (magnetic ? q % M + 1 : M); ++b)
+            grad[p.radial_coeff_index(ti, t, mu, x, a, b)] += magnetic ? h * psi_i[a] : h;
+      }
+  }
+  const std::size_t species0 = p.radial_coeffs.size(), moment0 = species0 + static_cast<std::size_t>(S);
+  grad[species0 + static_cast<std::size_t>(ti)] += T(weight);
+  for (int a = 0; a < p.alpha_scalar_moments(); ++a)
+    grad[moment0 + static_cast<std::size_t>(a)] += weight * mom[p.alpha_moment_mapping[a]];
+}
+
+}  // namespace mmtp::equations
