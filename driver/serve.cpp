@@ -2,7 +2,9 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <csignal>
+#include <deque>
 #include <map>
 #include <stdexcept>
 
@@ -126,13 +128,14 @@ int run_serve(const std::vector<std::string>& args) {
   copts.natoms = tmpl.size();
   copts.needinit_every_request = relax;  // i-PI then tells the bead (rid) of every request
   ipi::Client client(std::move(socket), copts);
-  // Per bead: the last two converged moments (the next start is their linear extrapolation)
-  // and the quasi-Newton memory of the moment block.
+  // Per bead: the last three converged moments (the next start is their quadratic
+  // extrapolation, m ≈ 3m₁ − 3m₂ + m₃, or linear with two) and the quasi-Newton memory.
   struct BeadMoments {
-    Eigen::VectorXd last, before;
+    std::deque<Eigen::VectorXd> last;  // newest first
     MomentRelaxHistory history;
   };
   std::map<int, BeadMoments> beads;
+  std::vector<int> moment_evaluations;  // per request, for the summary
   const auto [lower, upper] = ensemble.moment_bounds(tmpl, relax_options.mode);
   const bool periodic = tmpl.pbc[0] || tmpl.pbc[1] || tmpl.pbc[2];
 
@@ -146,9 +149,13 @@ int run_serve(const std::vector<std::string>& args) {
     try {
       if (relax) {
         BeadMoments& bead = beads[req.rid];
-        if (bead.last.size()) s.magmoms = bead.last;
-        if (bead.before.size()) s.magmoms = (2.0 * bead.last - bead.before).cwiseMax(lower).cwiseMin(upper);
+        const auto& h = bead.last;
+        if (h.size() == 1) s.magmoms = h[0];
+        if (h.size() == 2) s.magmoms = 2.0 * h[0] - h[1];
+        if (h.size() == 3) s.magmoms = 3.0 * h[0] - 3.0 * h[1] + h[2];
+        s.magmoms = s.magmoms.cwiseMax(lower).cwiseMin(upper);
         MomentRelaxReport rep = relax_moments(ensemble, s, relax_options, &bead.history);
+        moment_evaluations.push_back(rep.evaluations);
         notes.moment_relaxation = to_string(rep.status);
         if (rep.status != RelaxStatus::converged) {
           const std::string what = fmt::format("request {}: the moment relaxation did not converge ({}, max|dE/dm| = {:.3g} eV/μB{})",
@@ -157,8 +164,8 @@ int run_serve(const std::vector<std::string>& args) {
           fmt::print(stderr, "mmtp-driver: warning: {}: answering with these moments\n", what);
           bead = BeadMoments{};  // no warm start from an unconverged point
         } else {
-          bead.before = bead.last;
-          bead.last = s.magmoms;
+          bead.last.push_front(s.magmoms);
+          if (bead.last.size() > 3) bead.last.pop_back();
         }
         r = std::move(rep.result);
       } else {
@@ -179,6 +186,11 @@ int run_serve(const std::vector<std::string>& args) {
     const auto end = client.serve(handler);
     fmt::print(stderr, "mmtp-driver: served {} requests; {}\n", client.requests_served(),
                end == ipi::ClientEnd::exit_message ? "the server sent EXIT" : "the server closed the connection");
+    if (!moment_evaluations.empty()) {
+      std::sort(moment_evaluations.begin(), moment_evaluations.end());
+      fmt::print(stderr, "mmtp-driver: moment relaxations: median {} moment-only evaluations per request (max {})\n",
+                 moment_evaluations[moment_evaluations.size() / 2], moment_evaluations.back());
+    }
   } catch (const Stopped&) {
     fmt::print(stderr, "mmtp-driver: stopped by a signal after {} requests\n", client.requests_served());
   }

@@ -17,6 +17,7 @@ import glob
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -28,6 +29,49 @@ from ase.md.verlet import VelocityVerlet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def run_md(driver_path, structure, potentials, steps, dt, temperature, moments, seed, verbose=True):
+    """NVE MD of `steps` steps; returns (total energies [eV] per step, seconds in md.run, driver exit code)."""
+    atoms = read(structure)
+    sock = f"mmtp_md_{os.getpid()}_{moments}"  # both sides use /tmp/ipi_NAME
+    cmd = [driver_path, "serve", "--unix", sock, "--structure", structure, "--moments", moments, "--threads", "1"]
+    for p in potentials:
+        cmd += ["-p", p]
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    Stationary(atoms)
+    n = len(atoms)
+    totals = []
+    with SocketIOCalculator(unixsocket=sock) as calc:
+        # The server listens once the calculator exists; the driver retries until it can connect.
+        driver = subprocess.Popen(cmd)
+        try:
+            atoms.calc = calc
+            md = VelocityVerlet(atoms, timestep=dt * units.fs)
+
+            def report():
+                epot, ekin = atoms.get_potential_energy(), atoms.get_kinetic_energy()
+                totals.append(epot + ekin)
+                step = len(totals) - 1
+                if verbose and (step % 10 == 0 or step == steps):
+                    print(f"step {step:4d}  Epot {epot / n:.6f}  Ekin {ekin / n:.6f}  Etot {(epot + ekin) / n:.6f} eV/atom"
+                          f"  T {ekin / (1.5 * units.kB * n):6.1f} K", flush=True)
+
+            md.attach(report, interval=1)
+            report()  # step 0 (the first force call) is outside the timing
+            totals.pop()
+            t0 = time.perf_counter()
+            md.run(steps)
+            seconds = time.perf_counter() - t0
+        finally:
+            calc.close()
+            try:
+                rc = driver.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                driver.kill()
+                rc = -1
+    return np.array(totals), seconds, rc
 
 
 def main():
@@ -43,41 +87,8 @@ def main():
     a = ap.parse_args()
     if not a.potential:
         sys.exit("ase_md.py: no potential (examples/feal/potential/feal.*.mtp missing; pass --potential)")
-
-    atoms = read(a.structure)
-    sock = f"mmtp_md_{os.getpid()}"  # both sides use /tmp/ipi_NAME
-    cmd = [a.driver, "serve", "--unix", sock, "--structure", a.structure, "--moments", a.moments, "--threads", "1"]
-    for p in a.potential:
-        cmd += ["-p", p]
-    rng = np.random.default_rng(a.seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=a.temperature, rng=rng)
-    Stationary(atoms)
-    n = len(atoms)
-    totals = []
-    with SocketIOCalculator(unixsocket=sock) as calc:
-        # The server listens once the calculator exists; the driver retries until it can connect.
-        driver = subprocess.Popen(cmd)
-        try:
-            atoms.calc = calc
-            md = VelocityVerlet(atoms, timestep=a.dt * units.fs)
-
-            def report():
-                epot, ekin = atoms.get_potential_energy(), atoms.get_kinetic_energy()
-                totals.append(epot + ekin)
-                step = len(totals) - 1
-                if step % 10 == 0 or step == a.steps:
-                    print(f"step {step:4d}  Epot {epot / n:.6f}  Ekin {ekin / n:.6f}  Etot {(epot + ekin) / n:.6f} eV/atom"
-                          f"  T {ekin / (1.5 * units.kB * n):6.1f} K", flush=True)
-
-            md.attach(report, interval=1)
-            md.run(a.steps)
-        finally:
-            calc.close()
-            try:
-                rc = driver.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                driver.kill()
-                rc = -1
+    totals, _, rc = run_md(a.driver, a.structure, a.potential, a.steps, a.dt, a.temperature, a.moments, a.seed)
+    n = len(read(a.structure))
     drift = (totals[-1] - totals[0]) / n * 1000
     excursion = (max(totals) - min(totals)) / n * 1000
     print(f"energy drift over {a.steps} steps of {a.dt} fs: {drift:+.4f} meV/atom (largest excursion {excursion:.4f} meV/atom); driver exit {rc}")

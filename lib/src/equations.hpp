@@ -167,14 +167,26 @@ struct SpinInversion {
 /// Affine map of each species' moment range onto [−1, 1]: x = (σm − center)/half.
 struct MomentScale {
   std::vector<double> center, half;  ///< per type [μB]
+  /// Every range is symmetric (center 0, as mmtp writes them): then ψ_b(−m) = (−1)^b ψ_b(m),
+  /// and the second sign of Eq. 6 reuses the first sign's neighbour basis (mirror_odd).
+  bool symmetric = true;
   explicit MomentScale(const MtpParameters& p) {
     for (int t = 0; t < p.species_count; ++t) {
       const auto [lo, hi] = p.moment_range(t);
       center.push_back(0.5 * (lo + hi));
       half.push_back(0.5 * (hi - lo));
+      symmetric = symmetric && center.back() == 0.0;
     }
   }
 };
+
+/// For symmetric ranges: the coefficients C[..][ξ·M + b] that act on ψ_b(−m_j) act on ψ_b(m_j)
+/// after a sign change of the odd b, since T_b(−x) = (−1)^b T_b(x) (and so for dψ_b/dm).
+template <class T>
+void mirror_odd(std::vector<T>& C, int M) {
+  for (std::size_t q = 0; q < C.size(); ++q)
+    if ((q % static_cast<std::size_t>(M)) % 2 == 1) C[q] = -C[q];
+}
 
 /// Chebyshev polynomials T_k(x) and dT_k/dx, k < size.
 template <class T>
@@ -261,7 +273,7 @@ void moment_tensors(const MtpParameters& p, const AngularMonomials& mono, const 
 /// different destination moments of the same depth, so that their additions do not wait on
 /// each other. Each destination keeps its products' relative order: the sums are bit for bit
 /// those of the file order.
-inline std::vector<std::array<int, 4>> contraction_schedule(const MtpParameters& p) {
+inline std::vector<Contraction> contraction_schedule(const MtpParameters& p) {
   const std::size_t n = static_cast<std::size_t>(p.alpha_moments_count);
   std::vector<int> depth(n, 0);
   for (const auto& t : p.alpha_index_times) depth[t[3]] = std::max(depth[t[3]], 1 + std::max(depth[t[0]], depth[t[1]]));
@@ -276,8 +288,11 @@ inline std::vector<std::array<int, 4>> contraction_schedule(const MtpParameters&
     const auto& tb = p.alpha_index_times[b];
     return std::make_tuple(depth[ta[3]], rank[a], ta[3]) < std::make_tuple(depth[tb[3]], rank[b], tb[3]);
   });
-  std::vector<std::array<int, 4>> out;
-  for (std::size_t q : order) out.push_back(p.alpha_index_times[q]);
+  std::vector<Contraction> out;
+  for (std::size_t q : order) {
+    const auto& t = p.alpha_index_times[q];
+    out.push_back({t[0], t[1], t[3], static_cast<double>(t[2])});
+  }
   return out;
 }
 
@@ -285,15 +300,10 @@ inline std::vector<std::array<int, 4>> contraction_schedule(const MtpParameters&
 /// alpha_index_times, in the order of contraction_schedule) and the site energy E_i = s_{z_i} + Σ_α ξ_α B_α [eV]. Then the reverse
 /// sweep: adj_k = weight·∂E_i/∂M_k for every moment k.
 template <class T>
-T site_energy(const MtpParameters& p, const std::vector<std::array<int, 4>>& schedule, int ti, Column<T>& mom, Column<T>& adj,
+T site_energy(const MtpParameters& p, const std::vector<Contraction>& schedule, int ti, Column<T>& mom, Column<T>& adj,
               double weight) {
   T* m = mom.data();
-  const auto* times = schedule.data();
-  const std::size_t n_times = schedule.size();
-  for (std::size_t q = 0; q < n_times; ++q) {
-    const auto& t = times[q];
-    m[t[3]] += static_cast<double>(t[2]) * (m[t[0]] * m[t[1]]);
-  }
+  for (const Contraction& c : schedule) m[c.out] += c.mult * (m[c.left] * m[c.right]);
   T e = T(p.species_coeffs[static_cast<std::size_t>(ti)]);
   adj.setZero(p.alpha_moments_count);
   T* g = adj.data();
@@ -301,13 +311,10 @@ T site_energy(const MtpParameters& p, const std::vector<std::array<int, 4>>& sch
     e += p.moment_coeffs[static_cast<std::size_t>(a)] * m[p.alpha_moment_mapping[a]];
     g[p.alpha_moment_mapping[a]] += weight * p.moment_coeffs[static_cast<std::size_t>(a)];
   }
-  for (std::size_t q = n_times; q-- > 0;) {
-    const auto& t = times[q];
-    const T& out = g[t[3]];
-    if (out == T(0.0)) continue;
-    const T gk = static_cast<double>(t[2]) * out;
-    g[t[0]] += gk * m[t[1]];
-    g[t[1]] += gk * m[t[0]];
+  for (auto c = schedule.rbegin(); c != schedule.rend(); ++c) {
+    const T gk = c->mult * g[c->out];
+    g[c->left] += gk * m[c->right];
+    g[c->right] += gk * m[c->left];
   }
   return e;
 }
@@ -325,11 +332,12 @@ void radial_adjoint(const MtpParameters& p, const AngularMonomials& mono, const 
 /// ∂E_i/∂θ for θ = (radial_coeffs, species_coeffs, moment_coeffs) in fit::pack order, for one
 /// sign of Eq. 6 (its weight already in A and adj): the radial coefficients through
 /// Σ_j A_μ(j)·Q_ξ(j)·ψ_a(m_i)·ψ_b(m_j) (skipped unless `radial`), the species and moment
-/// coefficients through 1 and B_α. Added to `grad`.
+/// coefficients through 1 and B_α. Added to `grad`. `mirrored`: G holds ψ_b(m_j) for a sign
+/// evaluated at −m_j (mirror_odd), so the odd b change sign.
 template <class T>
 void parameter_gradient(const MtpParameters& p, int ti, bool magnetic, const std::vector<Index>& type_start, const T* psi_i,
                         const Rows<T>& G, const Rows<T>& A, const Column<T>& mom, double weight, bool radial,
-                        T* grad) {
+                        bool mirrored, T* grad) {
   const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size, S = p.species_count;
   const int width = magnetic ? R * M : R;
   for (int t = 0; t < S && radial; ++t) {
@@ -337,7 +345,8 @@ void parameter_gradient(const MtpParameters& p, int ti, bool magnetic, const std
     if (len == 0) continue;
     for (int mu = 0; mu < NR; ++mu)
       for (int q = 0; q < width; ++q) {
-        const T h = (A.row(mu).segment(k0, len) * G.row(q).segment(k0, len)).sum();
+        T h = (A.row(mu).segment(k0, len) * G.row(q).segment(k0, len)).sum();
+        if (mirrored && (q % M) % 2 == 1) h = -h;
         const int x = magnetic ? q / M : q;
         for (int a = 0; a < M; ++a)
           for (int b = magnetic ? q % M : 0; b < (magnetic ? q % M + 1 : M); ++b)

@@ -150,8 +150,9 @@ double MagneticMtp::site(const Structure& s, const SiteGeometry& g, Index i, boo
   double psi_i[2][equations::max_magnetic_basis], dpsi_i[2][equations::max_magnetic_basis];
   for (int sg = 0; sg < inversion.signs; ++sg) {
     const double sigma = equations::SpinInversion::sigma(sg);
-    if (magnetic) {
-      equations::magnetic_basis(scale, ti, s.magmoms[i], sigma, M, psi_i[sg], dpsi_i[sg]);
+    const bool mirrored = sg == 1 && scale.symmetric;  // the neighbours' basis of sign + serves
+    if (magnetic) equations::magnetic_basis(scale, ti, s.magmoms[i], sigma, M, psi_i[sg], dpsi_i[sg]);
+    if (magnetic && !mirrored) {
       for (Index k = 0; k < nn; ++k) {
         double t[equations::max_magnetic_basis], dt[equations::max_magnetic_basis];
         const int j = g.atom[k];
@@ -169,6 +170,10 @@ double MagneticMtp::site(const Structure& s, const SiteGeometry& g, Index i, boo
         }
     }
     equations::contract_central<double>(p_, ti, magnetic, psi_i[sg], dpsi_i[sg], w.C[sg], magnetic ? &w.Cd[sg] : nullptr);
+    if (magnetic && mirrored) {
+      equations::mirror_odd(w.C[sg], M);
+      equations::mirror_odd(w.Cd[sg], M);
+    }
     // Without moments the radial basis itself is G (the neighbour's ψ_b are all 1).
     const RowArray<double>& G = magnetic ? w.G : g.Q;
     equations::radial_functions(S, NR, width, g.type_start, w.C[sg], G, w.F[sg]);

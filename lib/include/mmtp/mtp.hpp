@@ -12,6 +12,12 @@ namespace equations {
 struct MomentScale;
 }
 
+/// One product of alpha_index_times: moment[out] += mult·moment[left]·moment[right].
+struct Contraction {
+  int left, right, out;
+  double mult;
+};
+
 /// How the moments enter the energy.
 enum class EvalMode {
   raw,          ///< E(M), exactly what MLIP-3 computes
@@ -43,7 +49,7 @@ class MagneticMtp {
   double cutoff() const { return p_.max_dist; }  ///< [Å]
   const AngularMonomials& monomials() const { return monomials_; }
   /// alpha_index_times in the order the contractions are evaluated (equations.hpp).
-  const std::vector<std::array<int, 4>>& contraction_schedule() const { return schedule_; }
+  const std::vector<Contraction>& contraction_schedule() const { return schedule_; }
 
   /// Builds the neighbour list and evaluates. Throws std::invalid_argument if the structure
   /// does not validate, or has a species index ≥ species_count; mmtp::Error if two atoms
@@ -67,7 +73,7 @@ class MagneticMtp {
 
   MtpParameters p_;
   AngularMonomials monomials_;
-  std::vector<std::array<int, 4>> schedule_;
+  std::vector<Contraction> schedule_;
 };
 
 }  // namespace mmtp

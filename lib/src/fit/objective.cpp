@@ -74,9 +74,10 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
     if (magnetic) w.G.resize(width, nn);
     for (int sg = 0; sg < inversion.signs; ++sg) {
       const double sigma = equations::SpinInversion::sigma(sg);
+      const bool mirrored = sg == 1 && scale.symmetric;  // the neighbours' basis of sign + serves
       Dual psi_i[equations::max_magnetic_basis], dpsi[equations::max_magnetic_basis];
-      if (magnetic) {
-        equations::magnetic_basis(scale, ti, Dual(s.magmoms[i], dm[i]), sigma, M, psi_i, dpsi);
+      if (magnetic) equations::magnetic_basis(scale, ti, Dual(s.magmoms[i], dm[i]), sigma, M, psi_i, dpsi);
+      if (magnetic && !mirrored) {
         for (Index k = 0; k < nn; ++k) {
           Dual t[equations::max_magnetic_basis];
           const int j = g.atom[k];
@@ -88,12 +89,14 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
       }
       const equations::DualRows& G = magnetic ? w.G : w.Q;
       equations::contract_central<Dual>(p, ti, magnetic, psi_i, nullptr, w.C, nullptr);
+      if (magnetic && mirrored) equations::mirror_odd(w.C, M);
       equations::radial_functions(S, NR, width, g.type_start, w.C, G, w.F);
       equations::moment_tensors(p, mono, w.F, w.U, nn, w.mom);
       equations::site_energy(p, schedule, ti, w.mom, w.adj, inversion.weight);
       w.A.setZero();
       equations::radial_adjoint(p, mono, w.adj, w.U, nn, w.A);
-      equations::parameter_gradient(p, ti, magnetic, g.type_start, psi_i, G, w.A, w.mom, inversion.weight, radial, grad.data());
+      equations::parameter_gradient(p, ti, magnetic, g.type_start, psi_i, G, w.A, w.mom, inversion.weight, radial,
+                                    magnetic && mirrored, grad.data());
     }
   }
 }
