@@ -48,15 +48,18 @@ def finish(server, proc, rc=0):
 def committee(args, d):
     tmpl, cell, pos = template(d)
     a, b = data(args, "rand16_2sp_mag2.mtp"), data(args, "rand12_2sp_mag2_R8.mtp")
-    server, proc = start(args, d, ["-p", a, "-p", b, "--structure", tmpl])
+    server, proc = start(args, d, ["-p", a, "-p", b, "--structure", tmpl, "--max-std", "1e-9"])
     assert server.status() == "NEEDINIT"
     server.init(0)
     assert server.status() == "READY"
     e, f, w, extras = server.compute(cell, pos, fused=False)
     e2, f2, w2, extras2 = server.compute(cell, pos + 0.01, fused=True)
     server.send(header("EXIT"))
-    finish(server, proc)
+    err = finish(server, proc)
     x = json.loads(extras)
+    # Beyond --max-std: a warning per request and the cause in the extras.
+    assert "committee std" in x["extrapolation"], x["extrapolation"]
+    assert err.count("outside the trained region") == 2, err
     assert len(x["committee_pot"]) == 2 and len(x["committee_force"]) == 2 and len(x["committee_virial"]) == 2
     assert not {"raw", "pot", "force", "virial", "uncertainty"} & set(x)
     hartree, bohr = 27.21138602, 0.52917721067
@@ -106,6 +109,37 @@ def relax(args, d):
     finish(server, proc)
 
 
+def unconverged(args, d):
+    """A moment relaxation that cannot converge (one step, mmax 1e-12): one line per request and
+    the outcome in the extras; with --exit-on-unconverged, exit 1 instead of an answer."""
+    tmpl, cell, pos = template(d)
+    pot = data(args, "rand16_2sp_mag2.mtp")
+    opts = ["-p", pot, "--structure", tmpl, "--moments", "relax", "--mmax", "1e-12", "--max-steps", "1"]
+    server, proc = start(args, d, opts)
+    assert server.status() == "NEEDINIT"
+    server.init(0)
+    _, _, _, extras = server.compute(cell, pos)
+    server.send(header("EXIT"))
+    err = finish(server, proc)
+    assert json.loads(extras)["moment_relaxation"] == "max_steps", extras
+    assert "request 1: the moment relaxation did not converge (max_steps" in err, err
+    server, proc = start(args, d, opts + ["--exit-on-unconverged"])
+    assert server.status() == "NEEDINIT"
+    server.init(0)
+    server.send(server.posdata(cell, pos))
+    server.send(header("GETFORCE"))
+    err = finish(server, proc, rc=1)
+    assert "did not converge" in err and "exiting (--exit-on-unconverged) instead of answering" in err, err
+    # A converging one says so in the extras.
+    server, proc = start(args, d, ["-p", pot, "--structure", tmpl, "--moments", "relax"])
+    assert server.status() == "NEEDINIT"
+    server.init(0)
+    _, _, _, extras = server.compute(cell, pos)
+    server.send(header("EXIT"))
+    finish(server, proc)
+    assert json.loads(extras)["moment_relaxation"] == "converged", extras
+
+
 def endings(args, d):
     tmpl, cell, pos = template(d)
     pot = data(args, "rand16_2sp_mag2.mtp")
@@ -149,8 +183,9 @@ def main():
     d = tmpdir()
     committee(ARGS, d)
     relax(ARGS, d)
+    unconverged(ARGS, d)
     endings(ARGS, d)
-    print("serve_fake_ipi: committee JSON, relaxed moments (envelope theorem), endings OK")
+    print("serve_fake_ipi: committee JSON and --max-std, relaxed moments (envelope theorem), unconverged relaxations, endings OK")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""Relaxations that end converged or say why not (issue: relaxations you can trust).
+
+Every cell mode on 2-atom B2 FeAl with the shipped FeAl ensemble (the hydrostatic mode once
+collapsed the cell to 0.18 Å³ at E = -4e20 eV), and the MLIP-3 self-test potential on a rattled
+2x2x2 B2 cell (unbounded moments once ran to -100 μB): each run exits 0 (converged) or 5 (left the
+trained region, stopped at the last point inside), never with a volume change above 30 %, an
+energy more than 1 eV/atom below the start, or a moment outside its trained range."""
+import glob
+import os
+import sys
+
+import numpy as np
+from ase.build import bulk
+from ase.io import read, write
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import arguments, data, run, tmpdir  # noqa: E402
+
+
+def check(args, d, name, atoms, potentials, options, bound, species=()):
+    src, out = os.path.join(d, f"{name}.xyz"), os.path.join(d, f"{name}_out.xyz")
+    write(src, atoms, format="extxyz")
+    pot = [x for p in potentials for x in ("-p", p)] + list(species)
+    # The energy of the start, from the same committee.
+    start = os.path.join(d, f"{name}_start.xyz")
+    run([args.driver, "eval", *pot, src, "-o", start])
+    e0 = read(start).get_potential_energy() / len(atoms)
+    r = run([args.driver, "relax", src, *pot, "-o", out, *options], expect_rc=None)
+    assert r.returncode in (0, 5), f"{name}: exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr}"
+    if r.returncode == 5:
+        assert "left the trained region" in r.stderr or "outside the trained region" in r.stderr, r.stderr
+    final = read(out)
+    dv = final.get_volume() / atoms.get_volume() - 1
+    de = final.get_potential_energy() / len(atoms) - e0
+    m = final.get_initial_magnetic_moments()
+    assert abs(dv) <= 0.30, f"{name}: volume change {dv:+.1%}"
+    assert de >= -1.0, f"{name}: energy {de:+.3f} eV/atom below the start"
+    assert np.abs(m).max() <= bound + 1e-9, f"{name}: moments {m}"
+    return r.returncode, dv, de
+
+
+def main():
+    args = arguments()
+    d = tmpdir()
+    feal = sorted(glob.glob(os.path.join(args.data, "..", "..", "examples", "feal", "potential", "feal.[0-9].mtp")))
+    assert feal, "the shipped FeAl ensemble is missing"
+    b2 = bulk("FeAl", "cesiumchloride", a=2.95)
+    b2.set_initial_magnetic_moments([2.0, 0.0])
+    lines = []
+    for mode in ("none", "hydrostatic", "full"):
+        rc, dv, de = check(args, d, f"b2_{mode}", b2, feal, ["--cell", mode, "--moments", "relax"], bound=3.0)
+        lines.append(f"B2 {mode}: exit {rc}, dV {dv:+.1%}, dE {de:+.3f} eV/atom")
+    # MLIP-3's self-test potential (one range -1.3..3.1 μB: |m| <= 1.3 symmetrized).
+    cell = bulk("FeAl", "cesiumchloride", a=2.87).repeat(2)
+    rng = np.random.default_rng(3)
+    cell.positions += rng.uniform(-0.05, 0.05, cell.positions.shape)
+    cell.set_initial_magnetic_moments([1.0 if s == "Fe" else 0.1 for s in cell.get_chemical_symbols()])
+    selftest = data(args, "mlip3_selftest_al_fe_mag.mtpr")
+    rc, dv, de = check(args, d, "selftest", cell, [selftest], ["--cell", "full", "--moments", "relax"], bound=1.3,
+                       species=("--species", "Fe,Al"))
+    lines.append(f"MLIP-3 self-test 2x2x2: exit {rc}, dV {dv:+.1%}, dE {de:+.3f} eV/atom")
+    print("relax_trust: " + "; ".join(lines))
+
+
+if __name__ == "__main__":
+    main()
