@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -83,6 +85,88 @@ int MtpParameters::type_of(const std::string& symbol) const {
   if (species_names.empty())
     throw Error(fmt::format("species '{}': the potential names no elements; give them with --species", symbol));
   throw Error(fmt::format("species '{}' is not in the potential (it has {})", symbol, fmt::join(species_names, ",")));
+}
+
+}  // namespace mmtp
+
+namespace mmtp {
+namespace {
+
+/// L with T_a(s·x) = Σ_b L(a, b)·T_b(x), a, b < M: the recurrence T_a = 2·(s·x)·T_{a−1} − T_{a−2}
+/// in the Chebyshev basis, where x·T_0 = T_1 and x·T_k = (T_{k+1} + T_{k−1})/2.
+Eigen::MatrixXd chebyshev_rescaling(double s, int M) {
+  Eigen::MatrixXd L = Eigen::MatrixXd::Zero(M, M);
+  auto times_x = [M](const Eigen::VectorXd& v) {
+    Eigen::VectorXd out = Eigen::VectorXd::Zero(M + 1);
+    for (int k = 0; k < M; ++k) {
+      if (v[k] == 0.0) continue;
+      if (k == 0) out[1] += v[0];
+      else {
+        out[k + 1] += 0.5 * v[k];
+        out[k - 1] += 0.5 * v[k];
+      }
+    }
+    return out;
+  };
+  Eigen::VectorXd prev = Eigen::VectorXd::Zero(M), cur = Eigen::VectorXd::Zero(M);
+  cur[0] = 1.0;
+  L.row(0) = cur;
+  for (int a = 1; a < M; ++a) {
+    Eigen::VectorXd next = (a == 1 ? 1.0 : 2.0) * s * times_x(cur).head(M);
+    if (a > 1) next -= prev;
+    prev = cur;
+    cur = next;
+    L.row(a) = cur;
+  }
+  return L;
+}
+
+/// Applies per-type transforms to every pair block: c' = Lᵢᵀ·c·Lⱼ, c the M×M block [a][b].
+void transform_pairs(MtpParameters& p, const std::vector<Eigen::MatrixXd>& L) {
+  const int M = p.magnetic_basis_size;
+  if (p.radial_coeffs.empty()) return;
+  for (int zi = 0; zi < p.species_count; ++zi)
+    for (int zj = 0; zj < p.species_count; ++zj)
+      for (int mu = 0; mu < p.radial_funcs_count; ++mu)
+        for (int x = 0; x < p.radial_basis_size; ++x) {
+          double* c = &p.radial_coeffs[p.radial_coeff_index(zi, zj, mu, x, 0, 0)];
+          Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> block(c, M, M);
+          block = (L[static_cast<std::size_t>(zi)].transpose() * block * L[static_cast<std::size_t>(zj)]).eval();
+        }
+}
+
+}  // namespace
+
+MtpParameters to_common_moment_range(const MtpParameters& p) {
+  if (p.moment_max.empty() || !p.magnetic) return p;
+  MtpParameters q = p;
+  const double G = *std::max_element(p.moment_max.begin(), p.moment_max.end());
+  std::vector<Eigen::MatrixXd> L;
+  for (double m : p.moment_max) L.push_back(chebyshev_rescaling(G / m, p.magnetic_basis_size));
+  transform_pairs(q, L);
+  q.moment_max.clear();
+  q.min_val = -G;
+  q.max_val = G;
+  return q;
+}
+
+MtpParameters to_species_moment_ranges(const MtpParameters& p, const std::vector<double>& moment_max) {
+  MtpParameters q = p;
+  q.moment_max = moment_max;
+  if (!p.magnetic) return q;
+  const double G = p.max_val;
+  if (!(G > 0) || p.min_val != -G)
+    throw InputError(fmt::format("per-species moment ranges need a symmetric file range, got [{}, {}]", p.min_val, p.max_val));
+  std::vector<Eigen::MatrixXd> L;
+  for (double m : moment_max) {
+    if (!(m > 0) || m > G * (1 + 1e-12))
+      throw InputError(fmt::format("moment range {} μB is not in (0, {}] (the file's range)", m, G));
+    L.push_back(chebyshev_rescaling(G / m, p.magnetic_basis_size).inverse());
+  }
+  if (static_cast<int>(L.size()) != p.species_count)
+    throw InputError(fmt::format("{} moment ranges for species_count = {}", L.size(), p.species_count));
+  transform_pairs(q, L);
+  return q;
 }
 
 }  // namespace mmtp

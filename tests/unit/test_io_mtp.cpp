@@ -130,5 +130,50 @@ TEST(MtpFile, MalformedInputGivesFileLineErrors) {
   EXPECT_THROW(io::read_mtp("/nonexistent/pot.mtp"), Error);
 }
 
+TEST(MtpFile, PerSpeciesMomentRangesConvertExactlyToOneRange) {
+  // The random potential's coefficients read as per-species ones: Fe on ±3 μB, the second type
+  // on ±0.1 μB (Kotykhov et al. 2023). The file holds one range, ±3 μB, as MLIP-3 wants.
+  MtpParameters p = test::load("rand12_2sp_mag2_R8.mtp").parameters();
+  p.moment_max = {3.0, 0.1};
+  p.committee_alpha = 1.7;
+  p.species_names = {"Fe", "Al"};
+  const MagneticMtp per_species(p);
+  Structure s = test::structure("tric4_2sp_mag.cfg");
+  for (Index i = 0; i < s.size(); ++i)
+    if (s.species[i] == 1) s.magmoms[i] = 0.07 * std::sin(1.0 + i);  // inside ±0.1
+  const std::string path = test::temp_path(".mtp");
+  io::write_mtp(path, p);
+  const std::string text = test::slurp(path);
+  EXPECT_NE(text.find("potential_tag = mmtp:species=Fe,Al;moment_max=3,0.10000000000000001;committee_alpha=1.7"),
+            std::string::npos) << text.substr(0, 300);
+  EXPECT_NE(text.find("min_val = -3.0000000000000000e+00"), std::string::npos);
+  EXPECT_NE(text.find("max_val = 3.0000000000000000e+00"), std::string::npos);
+  // Read back by mmtp (per-species again) and as MLIP-3 would (tag ignored: one range).
+  const MtpParameters back = io::read_mtp(path);
+  EXPECT_EQ(back.moment_max, p.moment_max);
+  EXPECT_EQ(back.committee_alpha, 1.7);
+  EXPECT_EQ(back.moment_range(1), std::make_pair(-0.1, 0.1));
+  const std::string plain = test::write_temp(
+      test::replace(text, "mmtp:species=Fe,Al;moment_max=3,0.10000000000000001;committee_alpha=1.7", ""), ".mtp");
+  const MtpParameters mlip3 = io::read_mtp(plain);
+  EXPECT_TRUE(mlip3.moment_max.empty());
+  for (EvalMode mode : {EvalMode::raw, EvalMode::symmetrized}) {
+    const Result a = per_species.evaluate(s, mode);
+    for (const MtpParameters& q : {back, mlip3}) {
+      const Result b = MagneticMtp(q).evaluate(s, mode);
+      EXPECT_NEAR(b.energy, a.energy, 1e-10 * std::abs(a.energy));
+      EXPECT_LE((b.forces - a.forces).cwiseAbs().maxCoeff(), 1e-10 * a.forces.cwiseAbs().maxCoeff());
+      EXPECT_LE((b.dE_dm - a.dE_dm).cwiseAbs().maxCoeff(), 1e-10 * a.dE_dm.cwiseAbs().maxCoeff());
+      EXPECT_LE((b.virial - a.virial).cwiseAbs().maxCoeff(), 1e-10 * a.virial.cwiseAbs().maxCoeff());
+    }
+  }
+  // Out-of-range flags are per species: 0.5 μB is inside Fe's range, outside the second type's.
+  s.magmoms.setConstant(0.5);
+  EXPECT_EQ(per_species.evaluate(s).extrapolation.moments_out_of_range, 2);
+  EXPECT_EQ(MagneticMtp(mlip3).evaluate(s).extrapolation.moments_out_of_range, 0);
+  std::remove(path.c_str());
+  std::remove(plain.c_str());
+}
+
 }  // namespace
 }  // namespace mmtp

@@ -11,6 +11,14 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Bad user data: a structure, potential or option value that cannot be used (a singular
+/// cell, NaN coordinates, sizes that do not match, a negative tolerance). Thrown where the
+/// data is checked; the message describes the data, not a command-line flag.
+class InputError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A malformed input file. what() is "FILE:LINE: message" (LINE omitted when 0).
 class ParseError : public Error {
  public:

@@ -48,6 +48,9 @@ struct MtpParameters {
   /// atom of type z is T_a(m/M_max^z) on (−M_max^z, M_max^z). Empty: every type uses
   /// [min_val, max_val]. MLIP-3 files hold one range; io::write_mtp converts exactly.
   std::vector<double> moment_max;
+  /// Calibration factor α of the committee this potential belongs to (the α of i-PI's
+  /// `<ffcommittee><alpha>`; fit::calibrate). 0 = not given. Stored in `potential_tag`.
+  double committee_alpha = 0.0;
 
   /// Moment range [lo, hi] of type t [μB]: ±moment_max[t], or [min_val, max_val].
   std::pair<double, double> moment_range(int t) const {
@@ -76,5 +79,16 @@ struct MtpParameters {
   /// Type index of an element symbol; throws mmtp::Error when the potential lacks it.
   int type_of(const std::string& symbol) const;
 };
+
+/// The same potential with one moment range [−G, G] for every species, G = max_z M_max^z, as
+/// MLIP-3 files hold it: each pair's coefficients c[..][a][b] of T_a(m_i/M_i)·T_b(m_j/M_j) are
+/// re-expanded exactly in T_a(m_i/G)·T_b(m_j/G) (polynomials of degree < M are closed under
+/// x → s·x). Returns `p` unchanged when it has no per-species ranges; otherwise moment_max is
+/// cleared and [min_val, max_val] = [−G, G] (to_species_moment_ranges undoes it).
+MtpParameters to_common_moment_range(const MtpParameters& p);
+/// Inverse of to_common_moment_range: coefficients for [min_val, max_val] = [−G, G] turned into
+/// per-species ones for the ranges `moment_max` (each ≤ G). Throws InputError when the file
+/// range is not symmetric.
+MtpParameters to_species_moment_ranges(const MtpParameters& p, const std::vector<double>& moment_max);
 
 }  // namespace mmtp

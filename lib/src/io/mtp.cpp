@@ -14,7 +14,64 @@
 namespace mmtp::io {
 namespace {
 
-constexpr std::string_view tag_prefix = "mmtp:species=";
+/// mmtp's `potential_tag`: `mmtp:species=Fe,Al;moment_max=3,0.1;committee_alpha=1.7` (keys
+/// optional; MLIP-3 ignores the tag). Each value is a comma list.
+constexpr std::string_view tag_prefix = "mmtp:";
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    const auto c = s.find(',', pos);
+    out.push_back(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  return out;
+}
+
+/// Reads the keys of an mmtp tag into `p` (species_names, moment_max, committee_alpha).
+void parse_tag(const std::string& tag, MtpParameters& p, std::vector<double>& moment_max, const std::string& file, long line) {
+  if (tag.rfind(tag_prefix, 0) != 0) return;
+  std::string body = tag.substr(tag_prefix.size());
+  const auto words = split_ws(body);
+  body = words.empty() ? "" : std::string(words[0]);
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    const auto semi = body.find(';', pos);
+    const std::string item = body.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos);
+    pos = semi == std::string::npos ? body.size() : semi + 1;
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) throw ParseError(file, line, fmt::format("potential_tag: '{}' is not key=value", item));
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "species") p.species_names = split_commas(value);
+    else if (key == "moment_max")
+      for (const auto& v : split_commas(value)) moment_max.push_back(parse_double(v, file, line, "moment_max"));
+    else if (key == "committee_alpha") p.committee_alpha = parse_double(value, file, line, "committee_alpha");
+    else throw ParseError(file, line, fmt::format("potential_tag: unknown key '{}'", key));
+  }
+}
+
+/// The tag write_mtp stores: element names, per-species moment ranges, committee α.
+std::string make_tag(const MtpParameters& p) {
+  std::vector<std::string> items;
+  auto join = [](const auto& v) {
+    std::string s;
+    for (std::size_t k = 0; k < v.size(); ++k) s += (k ? "," : "") + fmt::format("{}", v[k]);
+    return s;
+  };
+  if (!p.species_names.empty()) items.push_back("species=" + join(p.species_names));
+  if (!p.moment_max.empty()) {
+    std::vector<std::string> m;
+    for (double x : p.moment_max) m.push_back(fmt::format("{:.17g}", x));
+    items.push_back("moment_max=" + join(m));
+  }
+  if (p.committee_alpha > 0) items.push_back(fmt::format("committee_alpha={:.17g}", p.committee_alpha));
+  if (items.empty()) return p.potential_tag;
+  std::string tag(tag_prefix);
+  for (std::size_t k = 0; k < items.size(); ++k) tag += (k ? ";" : "") + items[k];
+  return tag;
+}
 
 /// Parses "{a, b, c}" into numbers.
 std::vector<double> parse_list(std::string_view v, const std::string& file, long line, std::string_view key) {
@@ -89,6 +146,8 @@ MtpParameters read_mtp(const std::string& path) {
   std::set<std::string> seen;
   std::map<std::string, std::pair<long, long>> counts;  // declared *_count: value and line
   bool have_radial_coeffs = false;
+  std::vector<double> moment_max;  // per-species ranges from the tag
+  long tag_line = 0;
   auto need = [&](const char* key, long line) {
     if (!seen.count(key)) throw ParseError(path, line, fmt::format("'{}' must come before this line", key));
   };
@@ -142,17 +201,8 @@ MtpParameters read_mtp(const std::string& path) {
     else if (key == "potential_name") p.potential_name = value;
     else if (key == "potential_tag") {
       p.potential_tag = value;
-      if (value.rfind(tag_prefix, 0) == 0) {
-        std::string names = value.substr(tag_prefix.size());
-        names = std::string(split_ws(names).empty() ? "" : split_ws(names)[0]);
-        std::size_t pos = 0;
-        while (pos <= names.size()) {
-          const auto c = names.find(',', pos);
-          p.species_names.push_back(names.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-          if (c == std::string::npos) break;
-          pos = c + 1;
-        }
-      }
+      tag_line = ln;
+      parse_tag(value, p, moment_max, path, ln);
     } else if (key == "scaling") p.scaling = num();
     else if (key == "species_count") p.species_count = integer(1, 1000);
     else if (key == "radial_basis_type") {
@@ -196,14 +246,23 @@ MtpParameters read_mtp(const std::string& path) {
     throw ParseError(path, 0, "magnetic block without basis_size");
   try {
     p.validate(/*require_coefficients=*/false);
+    if (!moment_max.empty()) {
+      p = to_species_moment_ranges(p, moment_max);
+      p.validate(false);
+    }
   } catch (const std::invalid_argument& e) {
-    throw ParseError(path, 0, e.what());
+    throw ParseError(path, moment_max.empty() ? 0 : tag_line, e.what());
+  } catch (const InputError& e) {
+    throw ParseError(path, moment_max.empty() ? 0 : tag_line, e.what());
   }
   return p;
 }
 
-void write_mtp(const std::string& path, const MtpParameters& p) {
-  p.validate(false);
+void write_mtp(const std::string& path, const MtpParameters& species_p) {
+  species_p.validate(false);
+  // One moment range in the file (MLIP-3's format); the per-species ranges go into the tag.
+  const MtpParameters p = to_common_moment_range(species_p);
+  const std::string tag = make_tag(species_p);
   auto list = [](std::ostream& o, auto begin, auto end) {
     o << '{';
     for (auto it = begin; it != end; ++it) fmt::print(o, "{}{:.16e}", it == begin ? "" : ", ", *it);
@@ -216,11 +275,6 @@ void write_mtp(const std::string& path, const MtpParameters& p) {
     o << '}';
   };
   write_atomically(path, [&](std::ostream& o) {
-    std::string tag = p.potential_tag;
-    if (!p.species_names.empty()) {
-      tag = std::string(tag_prefix);
-      for (std::size_t t = 0; t < p.species_names.size(); ++t) tag += (t ? "," : "") + p.species_names[t];
-    }
     fmt::print(o, "MTP\nversion = {}\npotential_name = {}\nscaling = {:.16e}\nspecies_count = {}\npotential_tag = {}\n",
                p.version, p.potential_name, p.scaling, p.species_count, tag);
     fmt::print(o, "radial_basis_type = RBChebyshev\n\tmin_dist = {:.16e}\n\tmax_dist = {:.16e}\n\tradial_basis_size = {}\n",
