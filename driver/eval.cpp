@@ -14,6 +14,7 @@ namespace mmtp::driver {
 
 int run_eval(const std::vector<std::string>& args) {
   std::vector<std::string> potentials;
+  double committee_alpha = 0.0;
   std::string input, output, species;
   int threads = 0;
   po::options_description opts(
@@ -23,6 +24,8 @@ int run_eval(const std::vector<std::string>& args) {
       "committee: the mean is written, with its standard deviation. Options");
   opts.add_options()("help,h", "show this help")(
       "potential,p", po::value(&potentials)->required(), "MLIP potential file (.mtp/.almtp/.mmtp); repeat for a committee")(
+      "committee-alpha", po::value(&committee_alpha)->default_value(0.0),
+      "calibration α of a committee\'s std (0: the value stored in the potentials, else 1)")(
       "input", po::value(&input)->required(), "input structures (.cfg or extxyz)")(
       "output,o", po::value(&output)->required(), "output file: .cfg or .xyz/.extxyz")(
       "raw", "plain E(M) as MLIP-3 computes it, instead of E_symm = (E(M)+E(-M))/2")(
@@ -31,9 +34,9 @@ int run_eval(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
-  if (!parse_arguments("eval", args, opts, pos, vm)) return 0;
-  set_threads(threads);
-  const Ensemble ensemble = load_ensemble(potentials, species);
+  if (!cli::parse(args, opts, pos, vm)) return 0;
+  cli::set_threads(threads);
+  const Ensemble ensemble = cli::load_ensemble(potentials, species, committee_alpha);
   const auto& names = ensemble.members().front().parameters().species_names;
   const EvalMode mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
   const auto samples = io::read_samples(input, names);
@@ -68,7 +71,7 @@ int run_eval(const std::vector<std::string>& args) {
     if (r.mean.dE_dm.size()) fmt::print("  max|dE/dm| = {:.4f} eV/μB", r.mean.dE_dm.cwiseAbs().maxCoeff());
     if (committee) fmt::print("  committee std(E) = {:.6f} eV", r.energy_std);
     fmt::print("\n");
-    Sample o = labelled_sample(s, r, samples[k].features);
+    Sample o = cli::labelled_sample(s, r, samples[k].features);
     out.push_back(std::move(o));
   }
   io::write_samples(output, out, names);

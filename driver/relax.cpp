@@ -44,6 +44,7 @@ int exit_code(RelaxStatus s) {
 
 int run_relax(const std::vector<std::string>& args) {
   std::vector<std::string> potentials;
+  double committee_alpha = 0.0;
   std::string input, output, species, cell = "none", moments = "relax", fix_moments, moment_mask, fixed_atoms, trajectory;
   double pressure_gpa = 0.0, smax_gpa = 0.01;
   int threads = 0;
@@ -58,6 +59,8 @@ int run_relax(const std::vector<std::string>& args) {
       "every case. All-zero moments are a stationary point of the symmetric energy: give initial moments. Options");
   opts.add_options()("help,h", "show this help")(
       "potential,p", po::value(&potentials)->required(), "MLIP potential file; repeat for a committee (mean is relaxed)")(
+      "committee-alpha", po::value(&committee_alpha)->default_value(0.0),
+      "calibration α of a committee\'s std (0: the value stored in the potentials, else 1)")(
       "input", po::value(&input)->required(), "input structures")(
       "output,o", po::value(&output)->required(), "relaxed structures (.xyz/.extxyz or .cfg)")(
       "cell", po::value(&cell)->default_value("none"), "none, hydrostatic or full")(
@@ -85,13 +88,13 @@ int run_relax(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
-  if (!parse_arguments("relax", args, opts, pos, vm)) return 0;
+  if (!cli::parse(args, opts, pos, vm)) return 0;
   if (cell == "none") o.cell = CellMode::none;
   else if (cell == "hydrostatic") o.cell = CellMode::hydrostatic;
   else if (cell == "full") o.cell = CellMode::full;
   else throw Error(fmt::format("relax: --cell '{}' is not none, hydrostatic or full", cell));
   if (moments != "relax" && moments != "fixed") throw Error(fmt::format("relax: --moments '{}' is not relax or fixed", moments));
-  set_threads(threads);
+  cli::set_threads(threads);
   // The command line is the boundary where GPa enters.
   o.pressure = pressure_gpa * units::ev_per_angstrom3_per_gpa;
   o.smax = smax_gpa * units::ev_per_angstrom3_per_gpa;
@@ -99,7 +102,7 @@ int run_relax(const std::vector<std::string>& args) {
   if (!bound) fmt::print(stderr, "mmtp-driver: warning: --bound-moments false: moments may leave the trained range (the run then stops, exit 5)\n");
   o.mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
 
-  const Ensemble ensemble = load_ensemble(potentials, species);
+  const Ensemble ensemble = cli::load_ensemble(potentials, species, committee_alpha);
   const auto& p0 = ensemble.members().front().parameters();
   const auto& names = p0.species_names;
   std::vector<int> fixed_types;
@@ -131,7 +134,7 @@ int run_relax(const std::vector<std::string>& args) {
     auto observe = [&](const RelaxStep& st) {
       fmt::print("{:7d} {:20.10f} {:12.6f} {:12.6f} {:12.6f} {:12.4f}\n", st.evaluation, st.enthalpy, st.fmax, st.mmax,
                  st.smax / units::ev_per_angstrom3_per_gpa, volume(*st.structure));
-      if (!trajectory.empty()) traj.push_back(labelled_sample(*st.structure, *st.result, {}));
+      if (!trajectory.empty()) traj.push_back(cli::labelled_sample(*st.structure, *st.result, {}));
     };
     RelaxReport rep;
     try {
@@ -171,7 +174,7 @@ int run_relax(const std::vector<std::string>& args) {
     auto features = smp.features;
     features.emplace_back("relax_status", to_string(rep.status));
     if (!rep.extrapolation.empty()) features.emplace_back("relax_extrapolation", rep.extrapolation);
-    Sample relaxed = labelled_sample(f, rep.result, std::move(features));
+    Sample relaxed = cli::labelled_sample(f, rep.result, std::move(features));
     // Keep the input's own per-atom columns (masks such as --fixed-atoms), so that the output
     // can be relaxed again with the same options.
     for (const auto& [name, column] : smp.arrays)

@@ -41,6 +41,7 @@ void install_stop_handlers() {
 
 int run_serve(const std::vector<std::string>& args) {
   std::vector<std::string> potentials;
+  double committee_alpha = 0.0;
   std::string structure, unix_name, inet, moments = "fixed", extras = "auto", species;
   double connect_timeout = 60.0, read_timeout = 0.0, mmax = 1e-4;
   int threads = 0, max_steps = 500, busy_poll_us = 50;
@@ -53,6 +54,8 @@ int run_serve(const std::vector<std::string>& args) {
       "(the socket values are the committee mean). Options");
   opts.add_options()("help,h", "show this help")(
       "potential,p", po::value(&potentials)->required(), "MLIP potential file; repeat for a committee")(
+      "committee-alpha", po::value(&committee_alpha)->default_value(0.0),
+      "calibration α of a committee\'s std (0: the value stored in the potentials, else 1)")(
       "structure", po::value(&structure)->required(), "template structure (.xyz or .cfg)")(
       "unix", po::value(&unix_name), "UNIX socket: NAME (→ /tmp/ipi_NAME) or a full path")(
       "inet", po::value(&inet), "TCP socket HOST:PORT")(
@@ -74,13 +77,13 @@ int run_serve(const std::vector<std::string>& args) {
       "max-std", po::value(&region.max_std)->default_value(region.max_std),
       "committee: warn when the std of E exceeds this [eV/atom] (0 = never)");
   po::variables_map vm;
-  if (!parse_arguments("serve", args, opts, {}, vm)) return 0;
+  if (!cli::parse(args, opts, {}, vm)) return 0;
   if (vm.count("unix") == vm.count("inet")) throw Error("serve: give exactly one of --unix NAME and --inet HOST:PORT");
   if (!(connect_timeout >= 0 && connect_timeout < 1e9) || !(read_timeout >= 0 && read_timeout < 1e9))
     throw Error("serve: --connect-timeout and --read-timeout must be seconds in [0, 1e9)");
   if (moments != "fixed" && moments != "relax") throw Error(fmt::format("serve: --moments '{}' is not fixed or relax", moments));
   if (extras != "auto" && extras != "json" && extras != "none") throw Error(fmt::format("serve: --extras '{}' is not auto, json or none", extras));
-  set_threads(threads);
+  cli::set_threads(threads);
   exit_unconverged = vm.count("exit-on-unconverged") > 0;
   const bool relax = moments == "relax";
   MomentRelaxOptions relax_options;
@@ -95,7 +98,7 @@ int run_serve(const std::vector<std::string>& args) {
     throw Error(fmt::format("serve: {}", e.what()));
   }
 
-  const Ensemble ensemble = load_ensemble(potentials, species);
+  const Ensemble ensemble = cli::load_ensemble(potentials, species, committee_alpha);
   const auto& p0 = ensemble.members().front().parameters();
   const auto samples = io::read_samples(structure, p0.species_names);
   if (samples.size() != 1) fmt::print(stderr, "mmtp-driver: warning: {}: using the first of {} structures\n", structure, samples.size());

@@ -44,7 +44,7 @@ mmtp::Structure repeated(const mmtp::Structure& s, int k) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return mmtp::tools::run("mmtp-bench", [&] {
+  return mmtp::cli::run("mmtp-bench", [&] {
   std::string pot, input;
   int threads = 1, repeat = 10, supercell = 1;
   po::options_description opts(
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
-  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
+  if (!mmtp::cli::parse(mmtp::cli::arguments(argc, argv), opts, pos, vm)) return 0;
   if (threads < 1 || repeat < 1 || supercell < 1 || supercell > 1000)
     throw mmtp::Error("--threads and --repeat must be >= 1, --supercell in 1..1000");
   omp_set_num_threads(threads);

@@ -13,7 +13,7 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
-  return mmtp::tools::run("mmtp-convert", [&] {
+  return mmtp::cli::run("mmtp-convert", [&] {
   std::vector<std::string> inputs;
   std::string output, species;
   mmtp::io::AbinitOptions abinit;
@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   po::positional_options_description pos;
   pos.add("inputs", -1);
   po::variables_map vm;
-  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
+  if (!mmtp::cli::parse(mmtp::cli::arguments(argc, argv), opts, pos, vm)) return 0;
   abinit.strict = vm.count("strict") > 0;
   std::vector<std::string> names = mmtp::io::split_list(species, "--species"), warnings;
   const auto all = mmtp::io::read_labelled(inputs, names, abinit, warnings);

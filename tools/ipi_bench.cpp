@@ -160,7 +160,7 @@ double drive(const std::string& driver, const std::string& pot, const std::strin
 }  // namespace
 
 int main(int argc, char** argv) {
-  return mmtp::tools::run("mmtp-ipi-bench", [&] {
+  return mmtp::cli::run("mmtp-ipi-bench", [&] {
   std::string driver, pot;
   int calls = 2000;
   po::options_description opts(
@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
       "calls", po::value(&calls)->default_value(2000), "force calls for 2 atoms (1000 atoms: calls/20)");
   po::positional_options_description pos;
   po::variables_map vm;
-  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
+  if (!mmtp::cli::parse(mmtp::cli::arguments(argc, argv), opts, pos, vm)) return 0;
   if (calls < 20) throw mmtp::Error("--calls must be >= 20");
   omp_set_num_threads(1);
   const mmtp::MagneticMtp mtp(mmtp::io::read_mtp(pot));

@@ -17,7 +17,7 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
-  return mmtp::tools::run("mmtp-relax-compare", [&] {
+  return mmtp::cli::run("mmtp-relax-compare", [&] {
   std::vector<std::string> inputs;
   std::string pot;
   double fmax = 1e-3, mmax = 1e-3;
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   po::positional_options_description pos;
   pos.add("inputs", -1);
   po::variables_map vm;
-  if (!mmtp::tools::parse(argc, argv, opts, pos, vm)) return 0;
+  if (!mmtp::cli::parse(mmtp::cli::arguments(argc, argv), opts, pos, vm)) return 0;
   const mmtp::Ensemble model({mmtp::MagneticMtp(mmtp::io::read_mtp(pot))});
   const auto& names = model.members().front().parameters().species_names;
   mmtp::RelaxOptions base;

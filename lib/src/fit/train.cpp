@@ -4,10 +4,13 @@
 
 #include <LBFGS.h>
 #include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 
 #include "mmtp/io/mtp.hpp"
+#include "mmtp/io/text.hpp"
 
 namespace mmtp::fit {
 
@@ -19,6 +22,19 @@ void TrainOptions::validate() const {
   if (checkpoint_every < 0) throw std::invalid_argument("checkpoint_every must be >= 0");
   if (first_evaluation < 0) throw std::invalid_argument("first_evaluation must be >= 0");
   if (checkpoint_every > 0 && checkpoint.empty()) throw std::invalid_argument("checkpoint_every needs a checkpoint path");
+}
+
+std::string checkpoint_state_path(const std::string& checkpoint) {
+  const std::string ext = ".mtp";
+  const bool has = checkpoint.size() >= ext.size() && checkpoint.compare(checkpoint.size() - ext.size(), ext.size(), ext) == 0;
+  return (has ? checkpoint.substr(0, checkpoint.size() - ext.size()) : checkpoint) + ".json";
+}
+
+int checkpoint_evaluations(const std::string& checkpoint) {
+  std::ifstream in(checkpoint_state_path(checkpoint));
+  if (!in) return 0;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() && j.value("evaluations", -1) >= 0 ? j["evaluations"].get<int>() : 0;
 }
 
 TrainReport train(MtpParameters p, const Dataset& data, const TrainOptions& o,
@@ -51,6 +67,12 @@ TrainReport train(MtpParameters p, const Dataset& data, const TrainOptions& o,
   // evaluations.
   auto save_checkpoint = [&] {
     io::write_mtp(o.checkpoint, report.params);
+    // Its evaluation count and loss beside it, written after the .mtp: a kill in between
+    // leaves a count that is low, never high.
+    io::write_atomically(checkpoint_state_path(o.checkpoint), [&](std::ostream& os) {
+      os << fmt::format("{{\"evaluations\": {}, \"loss\": {:.17g}, \"seconds\": {:.3f}}}\n", report.evaluations, report.loss,
+                        seconds());
+    });
     if (progress) progress(TrainProgress{report.evaluations, report.loss, seconds(), true});
   };
   auto f = [&](const Eigen::VectorXd& theta, Eigen::VectorXd& grad) -> double {

@@ -14,7 +14,7 @@ struct TrainOptions {
   double tol = 1e-9;                      ///< stop when the loss changes by less (relative) over 10 iterations
   unsigned seed = 1;                      ///< random initial radial coefficients
   double init_scale = 1e-2;               ///< they are uniform in [−init_scale, init_scale]
-  int checkpoint_every = 0;               ///< write `checkpoint` every N evaluations (0 = never)
+  int checkpoint_every = 0;               ///< write `checkpoint` (and its state) every N evaluations (0 = never)
   std::string checkpoint;                 ///< .mtp path of the checkpoint (best point so far)
   int first_evaluation = 0;               ///< evaluations done before `start` (resuming a checkpoint)
   bool linear_solve = true;               ///< solve species/moment coefficients first (not when resuming)
@@ -36,6 +36,12 @@ struct TrainReport {
   double seconds = 0.0;
   std::string stop;           ///< why it stopped: "max_iter", "tolerance", or the solver's message
 };
+
+/// The state file beside a checkpoint: PREFIX.checkpoint.mtp → PREFIX.checkpoint.json, holding
+/// the evaluation count, the loss and the seconds at the checkpoint.
+std::string checkpoint_state_path(const std::string& checkpoint);
+/// The evaluation count of a checkpoint's state file; 0 when it is missing or unreadable.
+int checkpoint_evaluations(const std::string& checkpoint);
 
 /// Fits all coefficients of `start` to `data`: when `start` has no radial coefficients they
 /// are drawn from `seed`; then species and moment coefficients are solved exactly
