@@ -50,14 +50,7 @@ int run_eval(const std::vector<std::string>& args) {
     if (p0.magnetic && !s.has_magmoms() && k == 0)
       fmt::print(stderr, "mmtp-driver: warning: {}: no magnetic moments given; MLIP-3's convention applies "
                          "(every magnetic basis function = 1)\n", input);
-    EnsembleResult r;
-    try {
-      r = ensemble.evaluate(s, mode);
-    } catch (const std::invalid_argument& e) {
-      throw Error(fmt::format("{}: structure {}: {}", input, k + 1, e.what()));
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: structure {}: {}", input, k + 1, e.what()));
-    }
+    const EnsembleResult r = ensemble.evaluate(s, mode);
     const auto& x = r.mean.extrapolation;
     if (x.short_pairs)
       fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} pairs closer than min_dist = {} Å (shortest {:.4f} Å)\n",

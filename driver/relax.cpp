@@ -136,14 +136,7 @@ int run_relax(const std::vector<std::string>& args) {
                  st.smax / units::ev_per_angstrom3_per_gpa, volume(*st.structure));
       if (!trajectory.empty()) traj.push_back(cli::labelled_sample(*st.structure, *st.result, {}));
     };
-    RelaxReport rep;
-    try {
-      rep = relax(ensemble, s, ok, observe);
-    } catch (const std::invalid_argument& e) {
-      throw Error(fmt::format("{}: structure {}: {}", input, k + 1, e.what()));
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: structure {}: {}", input, k + 1, e.what()));
-    }
+    const RelaxReport rep = relax(ensemble, s, ok, observe);
     const Structure& f = rep.structure;
     const Result& r = rep.result.mean;
     fmt::print("# {} after {} evaluations: E = {:.8f} eV ({:.8f} eV/atom)", to_string(rep.status), rep.evaluations, r.energy,

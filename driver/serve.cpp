@@ -91,12 +91,8 @@ int run_serve(const std::vector<std::string>& args) {
   relax_options.max_steps = max_steps;
   relax_options.mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
   relax_options.bound_moments = bound;
-  try {
-    relax_options.validate();
-    region.validate();
-  } catch (const std::invalid_argument& e) {
-    throw Error(fmt::format("serve: {}", e.what()));
-  }
+  relax_options.validate();
+  region.validate();
 
   const Ensemble ensemble = cli::load_ensemble(potentials, species, committee_alpha);
   const auto& p0 = ensemble.members().front().parameters();
@@ -149,33 +145,29 @@ int run_serve(const std::vector<std::string>& args) {
     const long request = client.requests_served() + 1;
     EnsembleResult r;
     ipi::wire::ExtrasNotes notes;
-    try {
-      if (relax) {
-        BeadMoments& bead = beads[req.rid];
-        const auto& h = bead.last;
-        if (h.size() == 1) s.magmoms = h[0];
-        if (h.size() == 2) s.magmoms = 2.0 * h[0] - h[1];
-        if (h.size() == 3) s.magmoms = 3.0 * h[0] - 3.0 * h[1] + h[2];
-        s.magmoms = s.magmoms.cwiseMax(lower).cwiseMin(upper);
-        MomentRelaxReport rep = relax_moments(ensemble, s, relax_options, &bead.history);
-        moment_evaluations.push_back(rep.evaluations);
-        notes.moment_relaxation = to_string(rep.status);
-        if (rep.status != RelaxStatus::converged) {
-          const std::string what = fmt::format("request {}: the moment relaxation did not converge ({}, max|dE/dm| = {:.3g} eV/μB{})",
-                                               request, to_string(rep.status), rep.mmax, rep.newton ? ", projected Newton too" : "");
-          if (exit_unconverged) throw Error(what + "; exiting (--exit-on-unconverged) instead of answering");
-          fmt::print(stderr, "mmtp-driver: warning: {}: answering with these moments\n", what);
-          bead = BeadMoments{};  // no warm start from an unconverged point
-        } else {
-          bead.last.push_front(s.magmoms);
-          if (bead.last.size() > 3) bead.last.pop_back();
-        }
-        r = std::move(rep.result);
+    if (relax) {
+      BeadMoments& bead = beads[req.rid];
+      const auto& h = bead.last;
+      if (h.size() == 1) s.magmoms = h[0];
+      if (h.size() == 2) s.magmoms = 2.0 * h[0] - h[1];
+      if (h.size() == 3) s.magmoms = 3.0 * h[0] - 3.0 * h[1] + h[2];
+      s.magmoms = s.magmoms.cwiseMax(lower).cwiseMin(upper);
+      MomentRelaxReport rep = relax_moments(ensemble, s, relax_options, &bead.history);
+      moment_evaluations.push_back(rep.evaluations);
+      notes.moment_relaxation = to_string(rep.status);
+      if (rep.status != RelaxStatus::converged) {
+        const std::string what = fmt::format("request {}: the moment relaxation did not converge ({}, max|dE/dm| = {:.3g} eV/μB{})",
+                                             request, to_string(rep.status), rep.mmax, rep.newton ? ", projected Newton too" : "");
+        if (exit_unconverged) throw Error(what + "; exiting (--exit-on-unconverged) instead of answering");
+        fmt::print(stderr, "mmtp-driver: warning: {}: answering with these moments\n", what);
+        bead = BeadMoments{};  // no warm start from an unconverged point
       } else {
-        r = ensemble.evaluate(s, relax_options.mode);
+        bead.last.push_front(s.magmoms);
+        if (bead.last.size() > 3) bead.last.pop_back();
       }
-    } catch (const std::invalid_argument& e) {
-      throw Error(fmt::format("request {}: {}", request, e.what()));
+      r = std::move(rep.result);
+    } else {
+      r = ensemble.evaluate(s, relax_options.mode);
     }
     notes.extrapolation = extrapolation_cause(r, s.size(), region);
     if (!notes.extrapolation.empty())

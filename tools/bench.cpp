@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "mmtp/error.hpp"
+#include "mmtp/fit/objective.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/mtp.hpp"
@@ -49,15 +50,19 @@ int main(int argc, char** argv) {
   int threads = 1, repeat = 10, supercell = 1;
   po::options_description opts(
       "mmtp-bench -p POT.mtp STRUCTURE.cfg [--raw] [--threads N] [--repeat R] [--supercell K]\n"
+      "mmtp-bench -p POT.mtp --fit DATA.{xyz,cfg,abo} [--threads N] [--repeat R]\n"
       "Evaluates the first structure (repeated K×K×K times along its periodic lattice vectors)\n"
       "R times after one warm-up; prints the peak resident memory and, last,\n"
-      "'us_per_atom_median: X', the median microseconds per atom. Options");
+      "'us_per_atom_median: X', the median microseconds per atom. With --fit: the training objective\n"
+      "and its gradient on all of DATA (geometry computed once, as mmtp-fit does), R times; last line\n"
+      "'fit_ms_per_evaluation_median: X'. Options");
   opts.add_options()("help,h", "show this help")("potential,p", po::value(&pot)->required(), "potential file")(
       "input", po::value(&input)->required(), "structure file (first structure is used)")(
       "raw", "plain E(M) instead of the symmetrized energy")(
       "threads", po::value(&threads)->default_value(1), "OpenMP threads")(
       "repeat", po::value(&repeat)->default_value(10), "timed evaluations")(
-      "supercell", po::value(&supercell)->default_value(1), "repeat the structure K times along each periodic vector");
+      "supercell", po::value(&supercell)->default_value(1), "repeat the structure K times along each periodic vector")(
+      "fit", "time the fit objective and gradient on the labelled structures of INPUT instead");
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
@@ -65,6 +70,31 @@ int main(int argc, char** argv) {
   if (threads < 1 || repeat < 1 || supercell < 1 || supercell > 1000)
     throw mmtp::Error("--threads and --repeat must be >= 1, --supercell in 1..1000");
   omp_set_num_threads(threads);
+  auto median_of = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  if (vm.count("fit")) {
+    const mmtp::MtpParameters p = mmtp::io::read_mtp(pot);
+    std::vector<std::string> names = p.species_names;
+    const mmtp::fit::Dataset data(p, mmtp::cli::load_labelled({input}, names, false, "mmtp-bench"));
+    const auto mode = vm.count("raw") ? mmtp::EvalMode::raw : mmtp::EvalMode::symmetrized;
+    Eigen::VectorXd grad;
+    double loss = mmtp::fit::objective(p, data, mmtp::fit::Weights{}, mode, &grad);  // warm-up
+    std::vector<double> ms;
+    for (int k = 0; k < repeat; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      loss = mmtp::fit::objective(p, data, mmtp::fit::Weights{}, mode, &grad);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::size_t atoms = 0;
+    for (const auto& s : data.samples()) atoms += static_cast<std::size_t>(s.structure.size());
+    fmt::print("potential: {} ({} parameters)\ndata: {} ({} structures, {} atoms)\nthreads: {}\nloss: {:.12e}\n", pot,
+               p.parameter_count(), input, data.size(), atoms, threads, loss);
+    fmt::print("fit_us_per_atom_median: {:.3f}\nfit_ms_per_evaluation_median: {:.3f}\n",
+               1000 * median_of(ms) / static_cast<double>(atoms), median_of(ms));
+    return 0;
+  }
   const mmtp::MagneticMtp mtp(mmtp::io::read_mtp(pot));
   const auto samples = mmtp::io::read_samples(input, mtp.parameters().species_names);
   const mmtp::Structure s = repeated(samples.front().structure, supercell);
@@ -85,10 +115,6 @@ int main(int argc, char** argv) {
     const auto t1 = std::chrono::steady_clock::now();
     nl_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(s.size()));
   }
-  auto median_of = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-  };
   const double median = median_of(us);
   std::sort(us.begin(), us.end());
   fmt::print("potential: {}\nstructure: {} ({} atoms, {:.2f} neighbours per atom)\nmode: {}\nthreads: {}\n", pot, input,

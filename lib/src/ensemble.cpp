@@ -1,5 +1,7 @@
 #include "mmtp/ensemble.hpp"
 
+#include "mmtp/error.hpp"
+
 #include <fmt/core.h>
 
 #include <cmath>
@@ -9,21 +11,21 @@
 namespace mmtp {
 
 void TrainedRegion::validate() const {
-  if (!(max_std >= 0) || !std::isfinite(max_std)) throw std::invalid_argument(fmt::format("max_std = {} must be >= 0", max_std));
+  if (!(max_std >= 0) || !std::isfinite(max_std)) throw InputError(fmt::format("max_std = {} must be >= 0", max_std));
 }
 
 Ensemble::Ensemble(std::vector<MagneticMtp> members, double committee_alpha)
     : members_(std::move(members)), alpha_(committee_alpha) {
-  if (members_.empty()) throw std::invalid_argument("an ensemble needs at least one potential");
+  if (members_.empty()) throw InputError("an ensemble needs at least one potential");
   if (!(alpha_ > 0) || !std::isfinite(alpha_))
-    throw std::invalid_argument(fmt::format("committee alpha = {} must be positive", alpha_));
+    throw InputError(fmt::format("committee alpha = {} must be positive", alpha_));
   const auto& first = members_.front().parameters();
   for (const auto& m : members_) {
     const auto& p = m.parameters();
     if (p.species_count != first.species_count)
-      throw std::invalid_argument(fmt::format("ensemble members have {} and {} species", first.species_count, p.species_count));
+      throw InputError(fmt::format("ensemble members have {} and {} species", first.species_count, p.species_count));
     if (!p.species_names.empty() && !first.species_names.empty() && p.species_names != first.species_names)
-      throw std::invalid_argument("ensemble members name their species differently");
+      throw InputError("ensemble members name their species differently");
     cutoff_ = std::max(cutoff_, m.cutoff());
   }
 }

@@ -243,18 +243,27 @@ void contract_central(const MtpParameters& p, int ti, bool magnetic, const T* ps
 /// Eq. 4: the radial functions f_μ(r_ij, z_i, z_j, m_i, m_j) = Σ_{ξ,b} C[z_j][μ][ξ·M + b]·G_{ξM+b}(j)
 /// for every neighbour j, with G = Q_ξ(r_ij)·ψ_b(m_j) (or Q_ξ alone without moments), summed
 /// over each run of neighbours of one species. F is radial_funcs_count × nn.
+/// F[:, k0 .. k0+len) = C_t·G[:, k0 .. k0+len), C_t the NR × width coefficients at `c` (row-major):
+/// one small matrix product per run of neighbours of one species.
+inline void block_product(const double* c, int NR, int width, const RowArray<double>& G, Index k0, Index len,
+                          RowArray<double>& F) {
+  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  F.matrix().block(0, k0, NR, len).noalias() = Eigen::Map<const Mat>(c, NR, width) * G.matrix().block(0, k0, width, len);
+}
+inline void block_product(const Dual* c, int NR, int width, const DualRows& G, Index k0, Index len, DualRows& F) {
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> cv(NR, width), cd(NR, width);
+  for (int q = 0; q < NR * width; ++q) cv.data()[q] = c[q].v, cd.data()[q] = c[q].d;
+  F.v.matrix().block(0, k0, NR, len).noalias() = cv * G.v.matrix().block(0, k0, width, len);
+  F.d.matrix().block(0, k0, NR, len).noalias() = cd * G.v.matrix().block(0, k0, width, len);
+  F.d.matrix().block(0, k0, NR, len).noalias() += cv * G.d.matrix().block(0, k0, width, len);
+}
+
 template <class T>
 void radial_functions(int S, int NR, int width, const std::vector<Index>& type_start, const std::vector<T>& C,
                       const Rows<T>& G, Rows<T>& F) {
   for (int t = 0; t < S; ++t) {
     const Index k0 = type_start[t], len = type_start[t + 1] - k0;
-    if (len == 0) continue;
-    for (int mu = 0; mu < NR; ++mu) {
-      const T* c = &C[(static_cast<std::size_t>(t) * NR + mu) * width];
-      auto f = F.row(mu).segment(k0, len);
-      f = c[0] * G.row(0).segment(k0, len);
-      for (int q = 1; q < width; ++q) f += c[q] * G.row(q).segment(k0, len);
-    }
+    if (len > 0) block_product(&C[static_cast<std::size_t>(t) * NR * width], NR, width, G, k0, len, F);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "mmtp/moment_basis.hpp"
 
+#include "mmtp/error.hpp"
+
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
@@ -329,7 +331,7 @@ std::vector<std::vector<int>> connected_components(const Graph& g) {
 }  // namespace
 
 MtpParameters moment_tensor_basis(int level) {
-  if (level < 2 || level > 28) throw std::invalid_argument(fmt::format("MTP level {} is not in 2..28", level));
+  if (level < 2 || level > 28) throw InputError(fmt::format("MTP level {} is not in 2..28", level));
   const auto graphs = contraction_graphs(level);
   std::vector<Tensor> basics;
   for (const auto& g : graphs)

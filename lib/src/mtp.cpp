@@ -69,7 +69,7 @@ Result MagneticMtp::evaluate_sites(const Structure& s, EvalMode mode, Derivative
   const Index n = s.size();
   for (Index i = 0; i < n; ++i)
     if (s.species[i] >= p_.species_count)
-      throw std::invalid_argument(fmt::format("atom {} has species {} but the potential has {} species", i + 1,
+      throw InputError(fmt::format("atom {} has species {} but the potential has {} species", i + 1,
                                               s.species[i], p_.species_count));
   const bool magnetic = p_.magnetic && s.has_magmoms();
   const bool symmetrized = magnetic && mode == EvalMode::symmetrized;

@@ -21,7 +21,7 @@ std::size_t MtpParameters::parameter_count() const {
 }
 
 void MtpParameters::validate(bool require_coefficients) const {
-  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  auto fail = [](const std::string& what) { throw InputError(what); };
   if (species_count < 1 || species_count > 1000) fail(fmt::format("species_count = {} is not in 1..1000", species_count));
   if (!(std::isfinite(min_dist) && std::isfinite(max_dist) && min_dist >= 0 && max_dist > min_dist))
     fail(fmt::format("need 0 <= min_dist < max_dist, got {} and {}", min_dist, max_dist));

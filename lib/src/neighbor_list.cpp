@@ -40,12 +40,12 @@ Eigen::Matrix3d effective_cell(const Structure& s) {
 
 NeighborList NeighborList::build(const Structure& s, double cutoff) {
   s.validate();
-  if (!(std::isfinite(cutoff) && cutoff > 0)) throw std::invalid_argument(fmt::format("cutoff = {} must be positive", cutoff));
+  if (!(std::isfinite(cutoff) && cutoff > 0)) throw InputError(fmt::format("cutoff = {} must be positive", cutoff));
   const Index n = s.size();
   const Eigen::Matrix3d h = effective_cell(s);
   const double det = std::abs(h.determinant());
   if (!(det > 1e-9 * h.col(0).norm() * h.col(1).norm() * h.col(2).norm()) || !std::isfinite(det))
-    throw std::invalid_argument("singular cell: the lattice vectors are (nearly) linearly dependent");
+    throw InputError("singular cell: the lattice vectors are (nearly) linearly dependent");
   const Eigen::Matrix3d hinv = h.inverse();
 
   Eigen::Matrix3Xd frac = hinv * s.positions;

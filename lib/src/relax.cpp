@@ -307,7 +307,7 @@ const char* to_string(RelaxStatus s) {
 }
 
 void RelaxOptions::validate(Index natoms) const {
-  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  auto fail = [](const std::string& what) { throw InputError(what); };
   if (!(fmax > 0)) fail(fmt::format("fmax = {} must be positive", fmax));
   if (!(mmax > 0)) fail(fmt::format("mmax = {} must be positive", mmax));
   if (!(smax > 0)) fail(fmt::format("smax = {} must be positive", smax));
@@ -327,10 +327,10 @@ void RelaxOptions::validate(Index natoms) const {
 RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOptions& o, const RelaxObserver& observe) {
   start.validate();
   o.validate(start.size());
-  if (start.size() == 0) throw std::invalid_argument("empty structure");
+  if (start.size() == 0) throw InputError("empty structure");
   if (o.cell != CellMode::none && !(start.pbc[0] && start.pbc[1] && start.pbc[2]))
-    throw std::invalid_argument("the cell can move only for a structure periodic in all three directions");
-  if (o.relax_moments && !start.has_magmoms()) throw std::invalid_argument("relaxing moments needs initial moments");
+    throw InputError("the cell can move only for a structure periodic in all three directions");
+  if (o.relax_moments && !start.has_magmoms()) throw InputError("relaxing moments needs initial moments");
   const Coordinates coords(start, o);
   const Index m0 = coords.moment_offset();
 
@@ -418,15 +418,15 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
 }
 
 void MomentRelaxOptions::validate() const {
-  if (!(mmax > 0)) throw std::invalid_argument(fmt::format("mmax = {} must be positive", mmax));
-  if (max_steps < 0) throw std::invalid_argument(fmt::format("max_steps = {} must be >= 0", max_steps));
+  if (!(mmax > 0)) throw InputError(fmt::format("mmax = {} must be positive", mmax));
+  if (max_steps < 0) throw InputError(fmt::format("max_steps = {} must be >= 0", max_steps));
   if (!(max_moment_step > 0) || !std::isfinite(max_moment_step))
-    throw std::invalid_argument(fmt::format("max_moment_step = {} must be positive", max_moment_step));
+    throw InputError(fmt::format("max_moment_step = {} must be positive", max_moment_step));
 }
 
 MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& o, MomentRelaxHistory* history) {
   o.validate();
-  if (!s.has_magmoms()) throw std::invalid_argument("relaxing moments needs initial moments");
+  if (!s.has_magmoms()) throw InputError("relaxing moments needs initial moments");
   const Index n = s.size();
   std::vector<Index> atoms(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) atoms[i] = i;

@@ -1,5 +1,7 @@
 #include "mmtp/structure.hpp"
 
+#include "mmtp/error.hpp"
+
 #include <fmt/core.h>
 
 #include <Eigen/LU>
@@ -9,7 +11,7 @@
 namespace mmtp {
 
 void Structure::validate() const {
-  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  auto fail = [](const std::string& what) { throw InputError(what); };
   const Index n = size();
   if (static_cast<Index>(species.size()) != n)
     fail(fmt::format("species has {} entries for {} atoms", species.size(), n));

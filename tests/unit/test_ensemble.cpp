@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "helpers.hpp"
+#include "mmtp/error.hpp"
 
 namespace mmtp {
 namespace {
@@ -24,12 +25,12 @@ TEST(Ensemble, MeanAndStandardDeviationOfMembers) {
 }
 
 TEST(Ensemble, RejectsEmptyAndMismatchedMembers) {
-  EXPECT_THROW(Ensemble({}), std::invalid_argument);
+  EXPECT_THROW(Ensemble({}), InputError);
   MtpParameters p = test::load("rand16_2sp_mag2.mtp").parameters();
   p.species_names = {"Fe", "Al"};
   MtpParameters q = p;
   q.species_names = {"Al", "Fe"};
-  EXPECT_THROW(Ensemble({MagneticMtp(p), MagneticMtp(q)}), std::invalid_argument);
+  EXPECT_THROW(Ensemble({MagneticMtp(p), MagneticMtp(q)}), InputError);
 }
 
 }  // namespace

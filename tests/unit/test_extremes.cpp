@@ -147,7 +147,7 @@ TEST(Extremes, NaNInAnyStructureFieldIsRefused) {
     if (field == 0) bad.positions(2, 7) = nan;
     if (field == 1) bad.cell(1, 1) = nan;
     if (field == 2) bad.magmoms[3] = nan;
-    EXPECT_THROW(mtp.evaluate(bad), std::invalid_argument) << field;
+    EXPECT_THROW(mtp.evaluate(bad), InputError) << field;
   }
 }
 

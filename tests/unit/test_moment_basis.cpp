@@ -2,6 +2,8 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include "mmtp/error.hpp"
+
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <random>
@@ -88,8 +90,8 @@ TEST(MomentBasis, RotationInvariantAtEveryLevel) {
 }
 
 TEST(MomentBasis, RejectsLevelsOutsideTheRule) {
-  EXPECT_THROW(mmtp::moment_tensor_basis(1), std::invalid_argument);
-  EXPECT_THROW(mmtp::moment_tensor_basis(29), std::invalid_argument);
+  EXPECT_THROW(mmtp::moment_tensor_basis(1), mmtp::InputError);
+  EXPECT_THROW(mmtp::moment_tensor_basis(29), mmtp::InputError);
 }
 
 }  // namespace

@@ -249,17 +249,17 @@ TEST(Errors, CoincidentAtomsUnknownSpeciesAndNaN) {
   EXPECT_THROW(mtp.evaluate(same), Error);
   Structure alien = s;
   alien.species[0] = 2;
-  EXPECT_THROW(mtp.evaluate(alien), std::invalid_argument);
+  EXPECT_THROW(mtp.evaluate(alien), InputError);
   Structure nan = s;
   nan.positions(1, 4) = std::nan("");
-  EXPECT_THROW(mtp.evaluate(nan), std::invalid_argument);
+  EXPECT_THROW(mtp.evaluate(nan), InputError);
   Structure bad_m = s;
   bad_m.magmoms[0] = std::numeric_limits<double>::infinity();
-  EXPECT_THROW(mtp.evaluate(bad_m), std::invalid_argument);
+  EXPECT_THROW(mtp.evaluate(bad_m), InputError);
 }
 
 TEST(Errors, UntrainedTemplateIsRejected) {
-  EXPECT_THROW(MagneticMtp(io::read_mtp(data("template_08.almtp"))), std::invalid_argument);
+  EXPECT_THROW(MagneticMtp(io::read_mtp(data("template_08.almtp"))), InputError);
 }
 
 }  // namespace

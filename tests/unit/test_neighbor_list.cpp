@@ -7,6 +7,7 @@
 #include <random>
 
 #include "helpers.hpp"
+#include "mmtp/error.hpp"
 
 namespace mmtp {
 namespace {
@@ -106,7 +107,7 @@ TEST(NeighborList, LargeCellMatchesBruteForceSample) {
 TEST(NeighborList, SingularCellIsRejected) {
   Structure s = test::structure("tric4_2sp.cfg");
   s.cell.col(2) = s.cell.col(0) + s.cell.col(1);
-  EXPECT_THROW(NeighborList::build(s, 5.0), std::invalid_argument);
+  EXPECT_THROW(NeighborList::build(s, 5.0), InputError);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "helpers.hpp"
+#include "mmtp/error.hpp"
 
 namespace mmtp {
 namespace {
@@ -60,11 +61,11 @@ TEST(RelaxMoments, ProjectedNewtonAgreesWithLbfgs) {
 
 TEST(RelaxMoments, RejectsMissingMomentsAndBadOptions) {
   Structure s = test::structure("tric4_2sp.cfg");
-  EXPECT_THROW(relax_moments(model(), s, {}), std::invalid_argument);
+  EXPECT_THROW(relax_moments(model(), s, {}), InputError);
   MomentRelaxOptions bad;
   bad.mmax = 0;
   Structure m = test::structure("tric4_2sp_mag.cfg");
-  EXPECT_THROW(relax_moments(model(), m, bad), std::invalid_argument);
+  EXPECT_THROW(relax_moments(model(), m, bad), InputError);
 }
 
 }  // namespace
@@ -238,16 +239,16 @@ TEST(Relax, BadInputIsRejected) {
   Structure s = b2();
   Structure singular = s;
   singular.cell.col(2) = singular.cell.col(0);
-  EXPECT_THROW(relax(toy(), singular, tight(CellMode::full)), std::invalid_argument);
+  EXPECT_THROW(relax(toy(), singular, tight(CellMode::full)), InputError);
   Structure nan = s;
   nan.positions(0, 2) = std::nan("");
-  EXPECT_THROW(relax(toy(), nan, tight(CellMode::none)), std::invalid_argument);
+  EXPECT_THROW(relax(toy(), nan, tight(CellMode::none)), InputError);
   Structure empty;
   empty.cell = s.cell;
-  EXPECT_THROW(relax(toy(), empty, tight(CellMode::none)), std::invalid_argument);
+  EXPECT_THROW(relax(toy(), empty, tight(CellMode::none)), InputError);
   RelaxOptions bad = tight(CellMode::none);
   bad.fixed_atoms.assign(3, true);
-  EXPECT_THROW(relax(toy(), s, bad), std::invalid_argument);
+  EXPECT_THROW(relax(toy(), s, bad), InputError);
 }
 
 }  // namespace

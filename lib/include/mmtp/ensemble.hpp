@@ -22,7 +22,7 @@ struct TrainedRegion {
   /// Committee std of the energy per atom [eV/atom] above which a result is an extrapolation
   /// (0 = not checked; a single potential has std 0).
   double max_std = 0.05;
-  void validate() const;  ///< throws std::invalid_argument naming the field
+  void validate() const;  ///< throws InputError naming the field
 };
 
 /// A committee (ensemble) of moment tensor potentials evaluated on one shared neighbour list.
@@ -30,7 +30,7 @@ class Ensemble {
  public:
   /// `committee_alpha` calibrates the spread (the α of i-PI's `<ffcommittee><alpha>`): every
   /// std is multiplied by it, and so is each member's deviation from the mean in
-  /// EnsembleResult::members. Throws std::invalid_argument when `members` is empty, the members
+  /// EnsembleResult::members. Throws InputError when `members` is empty, the members
   /// disagree on species_count or species names, or α is not positive.
   explicit Ensemble(std::vector<MagneticMtp> members, double committee_alpha = 1.0);
   const std::vector<MagneticMtp>& members() const { return members_; }

@@ -5,7 +5,8 @@
 namespace mmtp {
 
 /// Base of every error mmtp reports to a user (bad input, failed I/O).
-/// Programming misuse throws std::invalid_argument instead.
+/// Bad user data throws InputError; programming misuse (arrays of the wrong size handed between
+/// library functions) throws std::invalid_argument instead.
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

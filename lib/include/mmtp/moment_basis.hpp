@@ -18,7 +18,7 @@ namespace mmtp {
 ///
 /// Returns an untrained template like MLIP-3's: species_count 1, radial_funcs_count = largest
 /// μ + 1, the alpha tables, placeholder min_dist 2 Å, max_dist 5 Å, radial_basis_size 8 (the
-/// caller sets its own), no coefficients. Throws std::invalid_argument for
+/// caller sets its own), no coefficients. Throws InputError for
 /// a level outside 2..28.
 MtpParameters moment_tensor_basis(int level);
 

@@ -41,7 +41,7 @@ enum class Derivatives {
 /// magnetic basis functions to 1), both modes give the raw result.
 class MagneticMtp {
  public:
-  /// Takes a trained potential. Throws std::invalid_argument if `p` does not validate or
+  /// Takes a trained potential. Throws InputError if `p` does not validate or
   /// has no coefficients.
   explicit MagneticMtp(MtpParameters p);
 
@@ -51,7 +51,7 @@ class MagneticMtp {
   /// alpha_index_times in the order the contractions are evaluated (equations.hpp).
   const std::vector<Contraction>& contraction_schedule() const { return schedule_; }
 
-  /// Builds the neighbour list and evaluates. Throws std::invalid_argument if the structure
+  /// Builds the neighbour list and evaluates. Throws InputError if the structure
   /// does not validate, or has a species index ≥ species_count; mmtp::Error if two atoms
   /// coincide or the numbers overflow (e.g. moments of 10⁶ μB: never inf or NaN out). Pairs
   /// closer than min_dist and moments outside their species' range are evaluated (the

@@ -73,7 +73,7 @@ struct MtpParameters {
   bool trained() const;
   /// Number of fitted parameters: radial + species + moment coefficients.
   std::size_t parameter_count() const;
-  /// Checks every size and index against the counts. Throws std::invalid_argument
+  /// Checks every size and index against the counts. Throws InputError
   /// naming the field. Templates (no coefficients) pass when `require_coefficients` is false.
   void validate(bool require_coefficients = true) const;
   /// Type index of an element symbol; throws mmtp::Error when the potential lacks it.

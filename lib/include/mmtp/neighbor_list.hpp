@@ -18,7 +18,7 @@ struct NeighborList {
   Eigen::Matrix3Xd vectors;       ///< r_ij = r_j(image) − r_i [Å], 3×P
 
   Index pair_count() const { return static_cast<Index>(index.size()); }
-  /// Throws std::invalid_argument when the structure does not validate or cutoff ≤ 0,
+  /// Throws InputError when the structure does not validate or cutoff ≤ 0,
   /// mmtp::Error when the cell needs more than max(10⁶, 20·N) periodic images (a cell far
   /// smaller or thinner than the cutoff) or an atom has more than 20,000 neighbours (coincident
   /// atoms, a corrupt structure): limits checked before the memory is allocated.

@@ -50,7 +50,7 @@ struct RelaxOptions {
   bool stop_on_extrapolation = true;
   TrainedRegion region;
   EvalMode mode = EvalMode::symmetrized;
-  /// Throws std::invalid_argument naming the field; `natoms` checks the mask sizes.
+  /// Throws InputError naming the field; `natoms` checks the mask sizes.
   void validate(Index natoms) const;
 };
 
@@ -77,7 +77,7 @@ struct RelaxReport {
 /// Relaxes `start` jointly over the free positions, the cell (per options.cell) and the free
 /// moments by a bounded-step L-BFGS (two-loop recursion, Nocedal & Wright Alg. 7.4) with an
 /// Armijo backtracking line search, moment bounds by projection, and a restart with fresh
-/// memory after a failed line search. Throws std::invalid_argument for bad options, a
+/// memory after a failed line search. Throws InputError for bad options, a
 /// structure that does not validate, or moment relaxation without moments; mmtp::Error if the
 /// evaluator fails at the starting point (e.g. coincident atoms). A failure later in the run
 /// (a singular cell, coincident atoms) counts as a failed trial step.
@@ -92,7 +92,7 @@ struct MomentRelaxOptions {
   EvalMode mode = EvalMode::symmetrized;
   bool bound_moments = true;  ///< as RelaxOptions::bound_moments
   bool newton = false;        ///< projected Newton from the start (otherwise the fallback of L-BFGS)
-  void validate() const;      ///< throws std::invalid_argument naming the field
+  void validate() const;      ///< throws InputError naming the field
 };
 
 struct MomentRelaxReport {
@@ -116,7 +116,7 @@ struct MomentRelaxHistory {
 /// and if that fails too, projected Newton with the finite-difference moment Hessian takes
 /// over. All-zero moments are a stationary point of the symmetrized energy: starting there
 /// stays non-magnetic. `history`, when given, carries the L-BFGS memory from one call to the
-/// next (MD: the moment Hessian changes slowly). Throws std::invalid_argument if `s` has no
+/// next (MD: the moment Hessian changes slowly). Throws InputError if `s` has no
 /// moments or the options are bad.
 MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& options,
                                 MomentRelaxHistory* history = nullptr);

@@ -24,7 +24,7 @@ struct Structure {
   Index size() const { return positions.cols(); }
   bool has_magmoms() const { return magmoms.size() != 0; }
   /// Checks sizes, finiteness, species ≥ 0 and a non-singular cell along periodic
-  /// directions. Throws std::invalid_argument naming the field.
+  /// directions. Throws InputError naming the field.
   void validate() const;
 };
 

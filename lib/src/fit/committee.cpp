@@ -75,13 +75,9 @@ Split split_validation(std::vector<Sample> data, double fraction, unsigned seed,
 std::string checkpoint_path(const std::string& prefix, int member) { return fmt::format("{}.{}.checkpoint.mtp", prefix, member); }
 
 void EnsembleOptions::validate() const {
-  try {
-    TrainOptions member = train;  // the checkpoint path is each member's own
-    if (!checkpoint_prefix.empty()) member.checkpoint = checkpoint_prefix + ".0.checkpoint.mtp";
-    member.validate();
-  } catch (const std::invalid_argument& e) {
-    throw InputError(e.what());
-  }
+  TrainOptions member = train;  // the checkpoint path is each member's own
+  if (!checkpoint_prefix.empty()) member.checkpoint = checkpoint_prefix + ".0.checkpoint.mtp";
+  member.validate();
   if (members < 1 || members > 100) throw InputError(fmt::format("committee size {} is not in 1..100", members));
   if (train.checkpoint_every > 0 && checkpoint_prefix.empty()) throw InputError("checkpoints need a file prefix");
 }
@@ -237,11 +233,7 @@ MtpParameters untrained_potential(MtpParameters p, const std::vector<std::string
   p.radial_coeffs.clear();
   p.species_coeffs.clear();
   p.moment_coeffs.clear();
-  try {
-    p.validate(false);
-  } catch (const std::invalid_argument& e) {
-    throw InputError(e.what());
-  }
+  p.validate(false);
   return p;
 }
 

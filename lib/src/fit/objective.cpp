@@ -1,5 +1,7 @@
 #include "mmtp/fit/objective.hpp"
 
+#include "mmtp/error.hpp"
+
 #include <fmt/core.h>
 #include <omp.h>
 
@@ -105,7 +107,7 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
 
 void Weights::validate() const {
   for (auto [v, name] : {std::pair{energy, "energy"}, {force, "force"}, {stress, "stress"}, {magnetic, "magnetic"}, {l2, "l2"}})
-    if (!(v >= 0) || !std::isfinite(v)) throw std::invalid_argument(fmt::format("weight {} = {} must be >= 0", name, v));
+    if (!(v >= 0) || !std::isfinite(v)) throw InputError(fmt::format("weight {} = {} must be >= 0", name, v));
 }
 
 Dataset::Dataset(const MtpParameters& basis, std::vector<Sample> samples) : samples_(std::move(samples)) {
@@ -234,7 +236,7 @@ double objective(const MtpParameters& p, const Dataset& data, const Weights& w, 
 double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode,
                     const std::vector<double>& multiplicity, double ridge) {
   w.validate();
-  if (data.size() == 0) throw std::invalid_argument("no training data");
+  if (data.size() == 0) throw InputError("no training data");
   const Index nr = static_cast<Index>(p.radial_coeffs.size()), nl_par = static_cast<Index>(p.species_count) + p.alpha_scalar_moments();
   const MagneticMtp model(p);
   const equations::MomentScale scale(p);

@@ -1,5 +1,7 @@
 #include "mmtp/fit/train.hpp"
 
+#include "mmtp/error.hpp"
+
 #include <fmt/core.h>
 
 #include <LBFGS.h>
@@ -16,12 +18,12 @@ namespace mmtp::fit {
 
 void TrainOptions::validate() const {
   weights.validate();
-  if (max_iter < 0) throw std::invalid_argument(fmt::format("max_iter = {} must be >= 0", max_iter));
-  if (!(tol >= 0)) throw std::invalid_argument(fmt::format("tol = {} must be >= 0", tol));
-  if (!(init_scale > 0)) throw std::invalid_argument(fmt::format("init_scale = {} must be positive", init_scale));
-  if (checkpoint_every < 0) throw std::invalid_argument("checkpoint_every must be >= 0");
-  if (first_evaluation < 0) throw std::invalid_argument("first_evaluation must be >= 0");
-  if (checkpoint_every > 0 && checkpoint.empty()) throw std::invalid_argument("checkpoint_every needs a checkpoint path");
+  if (max_iter < 0) throw InputError(fmt::format("max_iter = {} must be >= 0", max_iter));
+  if (!(tol >= 0)) throw InputError(fmt::format("tol = {} must be >= 0", tol));
+  if (!(init_scale > 0)) throw InputError(fmt::format("init_scale = {} must be positive", init_scale));
+  if (checkpoint_every < 0) throw InputError("checkpoint_every must be >= 0");
+  if (first_evaluation < 0) throw InputError("first_evaluation must be >= 0");
+  if (checkpoint_every > 0 && checkpoint.empty()) throw InputError("checkpoint_every needs a checkpoint path");
 }
 
 std::string checkpoint_state_path(const std::string& checkpoint) {
@@ -40,7 +42,7 @@ int checkpoint_evaluations(const std::string& checkpoint) {
 TrainReport train(MtpParameters p, const Dataset& data, const TrainOptions& o,
                   const std::function<void(const TrainProgress&)>& progress, const std::vector<double>& multiplicity) {
   o.validate();
-  if (data.size() == 0) throw std::invalid_argument("empty training set");
+  if (data.size() == 0) throw InputError("empty training set");
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const std::size_t n_radial = static_cast<std::size_t>(p.species_count) * p.species_count * p.radial_funcs_count *

@@ -43,7 +43,7 @@ struct Section {
 }  // namespace
 
 std::string element_symbol(int z) {
-  if (z < 1 || z > static_cast<int>(std::size(elements))) throw std::invalid_argument(fmt::format("no element with Z = {}", z));
+  if (z < 1 || z > static_cast<int>(std::size(elements))) throw InputError(fmt::format("no element with Z = {}", z));
   return elements[z - 1];
 }
 
@@ -211,7 +211,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
       std::string symbol;
       try {
         symbol = element_symbol(z);
-      } catch (const std::invalid_argument& e) {
+      } catch (const InputError& e) {
         throw ParseError(path, znucl->line, e.what());
       }
       auto it = std::find(species_names.begin(), species_names.end(), symbol);
@@ -271,7 +271,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
     if (!usable) continue;
     try {
       s.validate();
-    } catch (const std::invalid_argument& e) {
+    } catch (const InputError& e) {
       throw ParseError(path, 0, fmt::format("dataset {}: {}", ds, e.what()));
     }
     smp.features.emplace_back("source", fmt::format("{}#{}", path, ds));

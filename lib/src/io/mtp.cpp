@@ -250,8 +250,6 @@ MtpParameters read_mtp(const std::string& path) {
       p = to_species_moment_ranges(p, moment_max);
       p.validate(false);
     }
-  } catch (const std::invalid_argument& e) {
-    throw ParseError(path, moment_max.empty() ? 0 : tag_line, e.what());
   } catch (const InputError& e) {
     throw ParseError(path, moment_max.empty() ? 0 : tag_line, e.what());
   }

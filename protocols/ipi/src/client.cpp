@@ -11,7 +11,7 @@
 namespace mmtp::ipi {
 
 void ClientOptions::validate() const {
-  if (natoms < 1 || natoms > 100'000'000) throw std::invalid_argument(fmt::format("natoms = {} is out of range", natoms));
+  if (natoms < 1 || natoms > 100'000'000) throw InputError(fmt::format("natoms = {} is out of range", natoms));
 }
 
 Client::Client(Socket socket, ClientOptions options) : socket_(std::move(socket)), options_(options) {

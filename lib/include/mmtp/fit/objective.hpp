@@ -22,7 +22,7 @@ struct Weights {
   double stress = 0.001;
   double magnetic = 0.01; ///< [μB²/Å² · Å²]: same scale as forces
   double l2 = 0.0;
-  void validate() const;  ///< throws std::invalid_argument naming the field
+  void validate() const;  ///< throws InputError naming the field
 };
 
 /// Labelled structures with their geometry (neighbour list, radial basis, angular monomials)
@@ -65,7 +65,7 @@ double objective(const MtpParameters& p, const Dataset& data, const Weights& w, 
 /// at fixed radial coefficients (the model is linear in them; MLIP's initialisation), with a
 /// small ridge `ridge`·I for stability. Design rows come from one dual-number directional
 /// derivative per force component, virial component and moment. Returns the objective after
-/// the solve. Throws std::invalid_argument on empty data.
+/// the solve. Throws InputError on empty data.
 double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode,
                     const std::vector<double>& multiplicity = {}, double ridge = 1e-10);
 

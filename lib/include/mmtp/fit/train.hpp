@@ -18,7 +18,7 @@ struct TrainOptions {
   std::string checkpoint;                 ///< .mtp path of the checkpoint (best point so far)
   int first_evaluation = 0;               ///< evaluations done before `start` (resuming a checkpoint)
   bool linear_solve = true;               ///< solve species/moment coefficients first (not when resuming)
-  void validate() const;                  ///< throws std::invalid_argument naming the field
+  void validate() const;                  ///< throws InputError naming the field
 };
 
 struct TrainProgress {
@@ -47,7 +47,7 @@ int checkpoint_evaluations(const std::string& checkpoint);
 /// are drawn from `seed`; then species and moment coefficients are solved exactly
 /// (solve_linear, unless `linear_solve` is off: a resumed checkpoint continues from exactly its
 /// state), then L-BFGS (LBFGS++) runs over all parameters with the exact gradient.
-/// Deterministic for a seed and thread count. Throws std::invalid_argument for bad options or
+/// Deterministic for a seed and thread count. Throws InputError for bad options or
 /// empty data, mmtp::Error from evaluation or checkpoint I/O.
 TrainReport train(MtpParameters start, const Dataset& data, const TrainOptions& options,
                   const std::function<void(const TrainProgress&)>& progress = {}, const std::vector<double>& multiplicity = {});

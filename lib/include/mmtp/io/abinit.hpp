@@ -44,7 +44,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
 /// True when the file starts like ABINIT output (a `.Version … of ABINIT` line near the top).
 bool is_abinit_output(const std::string& path);
 
-/// Element symbol of atomic number z (1..103); throws std::invalid_argument otherwise.
+/// Element symbol of atomic number z (1..103); throws InputError otherwise.
 std::string element_symbol(int z);
 
 }  // namespace mmtp::io

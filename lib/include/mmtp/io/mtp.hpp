@@ -16,7 +16,7 @@ MtpParameters read_mtp(const std::string& path);
 /// Writes MLIP-3 text format (readable by MLIP-3 and read_mtp), numbers with 17 significant
 /// digits so that reading back gives bit-identical coefficients. Element names, when known,
 /// go into `potential_tag`. Written atomically (temporary file + rename).
-/// Throws std::invalid_argument if `p` does not validate, mmtp::Error on I/O failure.
+/// Throws InputError if `p` does not validate, mmtp::Error on I/O failure.
 void write_mtp(const std::string& path, const MtpParameters& p);
 
 }  // namespace mmtp::io

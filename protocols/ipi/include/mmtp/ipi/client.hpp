@@ -26,7 +26,7 @@ using Handler = std::function<Reply(const Request&)>;
 struct ClientOptions {
   Index natoms = 0;               ///< atoms every POSDATA must carry (the template's)
   bool needinit_every_request = false;  ///< answer NEEDINIT after each force (per-bead rid)
-  void validate() const;          ///< throws std::invalid_argument
+  void validate() const;          ///< throws InputError
 };
 
 /// How a session ended normally.
