@@ -349,8 +349,11 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     Structure s;
     EnsembleResult r;
     double h = 0, fmax = 0, mmax = 0, smax = 0;
+    std::string outside;  // why the point is outside the trained region; empty inside
   } last;
-  std::string cause;
+  // A run that starts outside the trained region may walk into it; once inside, the first
+  // point outside stops it.
+  bool entered = false, left = false;
   p.evaluate = [&](const VectorXd& x, double& h, VectorXd& g) {
     Structure s = coords.decode(x);
     EnsembleResult r;
@@ -374,7 +377,9 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     if (o.cell == CellMode::hydrostatic) last.smax = std::abs(m.virial.trace() / (3 * v) - o.pressure);
     last.h = h;
     if (observe) observe(RelaxStep{report.evaluations, h, last.fmax, last.mmax, last.smax, &s, &r});
-    if (o.stop_on_extrapolation) cause = extrapolation_cause(r, s.size(), o.region);
+    last.outside = o.stop_on_extrapolation ? extrapolation_cause(r, s.size(), o.region) : std::string();
+    left = entered && !last.outside.empty();
+    entered = entered || last.outside.empty();
     last.s = std::move(s);
     last.r = std::move(r);
     return true;
@@ -383,7 +388,8 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     return last.fmax <= o.fmax && last.mmax <= o.mmax && last.smax <= o.smax;
   };
   p.step_limit = [&](const VectorXd& x, const VectorXd& d) { return coords.step_limit(x, d); };
-  p.stop = [&] { return !cause.empty(); };
+  p.stop = [&] { return left; };
+  std::string kept_outside;
   auto keep = [&] {
     report.enthalpy = last.h;
     report.fmax = last.fmax;
@@ -391,6 +397,7 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     report.smax = last.smax;
     report.structure = last.s;
     report.result = last.r;
+    kept_outside = last.outside;
   };
   p.accepted = keep;
 
@@ -398,11 +405,6 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
   double h = 0.0;
   p.evaluate(x, h, g);
   keep();
-  if (!cause.empty()) {
-    report.status = RelaxStatus::extrapolation;
-    report.extrapolation = "the starting point is outside the trained region: " + cause;
-    return report;
-  }
   Lbfgs solver;
   switch (solver.minimize(p, x, h, g, o.max_steps)) {
     case Outcome::converged: report.status = RelaxStatus::converged; break;
@@ -410,8 +412,12 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     case Outcome::line_search_failed: report.status = RelaxStatus::line_search_failed; break;
     case Outcome::stopped:
       report.status = RelaxStatus::extrapolation;
-      report.extrapolation = fmt::format("evaluation {} left the trained region: {}", report.evaluations, cause);
+      report.extrapolation = fmt::format("evaluation {} left the trained region: {}", report.evaluations, last.outside);
       break;
+  }
+  if (report.status != RelaxStatus::extrapolation && !kept_outside.empty()) {
+    report.status = RelaxStatus::extrapolation;
+    report.extrapolation = "the run started outside the trained region and ended there: " + kept_outside;
   }
   report.restarts = solver.restarts;
   return report;

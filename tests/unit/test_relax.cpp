@@ -220,8 +220,20 @@ TEST(Relax, StopsWhereTheCommitteeDisagrees) {
   o.region.max_std = 1e-6;  // eV/atom: every point is beyond it
   const auto rep = relax(committee, b2(), o);
   EXPECT_EQ(rep.status, RelaxStatus::extrapolation);
-  EXPECT_EQ(rep.evaluations, 1);
-  EXPECT_NE(rep.extrapolation.find("committee std"), std::string::npos) << rep.extrapolation;
+  EXPECT_NE(rep.extrapolation.find("started outside the trained region and ended there: committee std"), std::string::npos)
+      << rep.extrapolation;
+  // Inside at the start (a threshold the start meets), out later: stopped at the first point out.
+  const double start_std = committee.evaluate(b2()).energy_std / 16;
+  std::vector<double> stds;
+  o.region.max_std = 1.02 * start_std;
+  const auto walked = relax(committee, b2(), o, [&](const RelaxStep& st) { stds.push_back(st.result->energy_std / 16); });
+  if (walked.status == RelaxStatus::extrapolation) {
+    EXPECT_GT(stds.back(), o.region.max_std);
+    EXPECT_LE(walked.result.energy_std / 16, o.region.max_std);
+    EXPECT_NE(walked.extrapolation.find("left the trained region"), std::string::npos) << walked.extrapolation;
+  } else {
+    EXPECT_LE(*std::max_element(stds.begin(), stds.end()), o.region.max_std);
+  }
   o.stop_on_extrapolation = false;
   EXPECT_EQ(relax(committee, b2(2.80, 0.0), o).status, RelaxStatus::converged);
 }

@@ -46,7 +46,9 @@ struct RelaxOptions {
   /// Keep every moment inside the range its species was trained on (Ensemble::moment_bounds).
   bool bound_moments = true;
   /// Stop with RelaxStatus::extrapolation as soon as an evaluated point leaves the trained
-  /// region (see TrainedRegion); the report keeps the last accepted point, which is inside.
+  /// region (see TrainedRegion); the report keeps the last accepted point, which is inside. A
+  /// start outside the region may relax into it; a run that ends outside it (never entered)
+  /// has status extrapolation too.
   bool stop_on_extrapolation = true;
   TrainedRegion region;
   EvalMode mode = EvalMode::symmetrized;
