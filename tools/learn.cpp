@@ -9,6 +9,7 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -72,7 +73,7 @@ Config read_config(const std::string& path, const fs::path& base) {
       "explore.masses", po::value(&c.masses))("explore.relax-steps", po::value(&c.relax_steps))(
       "explore.record-every", po::value(&c.record_every))("select.energy-std", po::value(&c.select.energy_std))(
       "select.force-std", po::value(&c.select.force_std))("select.dE-dm-std", po::value(&c.select.dE_dm_std))(
-      "select.max", po::value(&c.select.max_candidates))("select.min-distance", po::value(&c.select.min_distance))(
+      "select.max", po::value(&c.select.max_candidates))("select.max-per-task", po::value(&c.select.max_per_task))("select.min-distance", po::value(&c.select.min_distance))(
       "select.max-atoms", po::value(&c.select.max_atoms))("label.mode", po::value(&c.label_mode))(
       "label.template", po::value(&c.label_template))("label.abinit-cdft", po::value(&c.abinit_cdft))(
       "label.command", po::value(&c.label_command))("label.np", po::value(&c.label_np))("label.poll-seconds", po::value(&c.poll_seconds))(
@@ -484,6 +485,7 @@ class Learner {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they happen, also in a log file
   return mmtp::cli::run("mmtp-learn", [&] {
     std::string dir, config;
     int threads = 0;

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <random>
 
@@ -147,7 +148,7 @@ std::vector<Candidate> explore_md(const Ensemble& committee, const Structure& st
 
 void SelectOptions::validate() const {
   if (!(energy_std > 0) || !(force_std > 0) || !(dE_dm_std > 0)) throw InputError("selection thresholds must be positive");
-  if (max_candidates < 0 || !(min_distance >= 0) || max_atoms < 1) throw InputError("bad selection limits");
+  if (max_candidates < 0 || max_per_task < 0 || !(min_distance >= 0) || max_atoms < 1) throw InputError("bad selection limits");
 }
 
 std::vector<double> fingerprint(const Structure& s, int species_count, double cutoff) {
@@ -196,13 +197,17 @@ std::vector<Candidate> select(std::vector<Candidate> pool, const std::vector<Str
   for (const auto& s : known)
     if (s.size() <= o.max_atoms) taken.push_back(fingerprint(s, species_count, cutoff));
   std::vector<Candidate> out;
+  std::map<std::string, int> per_task;
   for (auto& c : pool) {
     if (static_cast<int>(out.size()) >= o.max_candidates) break;
+    const std::string task = c.origin.substr(0, c.origin.find(','));
+    if (o.max_per_task > 0 && per_task[task] >= o.max_per_task) continue;
     const auto f = fingerprint(c.structure, species_count, cutoff);
     bool novel = true;
     for (std::size_t k = 0; k < taken.size() && novel; ++k) novel = distance(f, taken[k]) >= o.min_distance;
     if (!novel) continue;
     taken.push_back(f);
+    ++per_task[task];
     out.push_back(std::move(c));
   }
   return out;

@@ -61,6 +61,7 @@ struct SelectOptions {
   double force_std = 0.2;      ///< [eV/Å]
   double dE_dm_std = 0.1;      ///< [eV/μB]
   int max_candidates = 10;     ///< per iteration
+  int max_per_task = 0;        ///< per exploration task (the origin up to its first comma); 0 = no limit
   double min_distance = 0.05;  ///< fingerprint distance below which two structures are the same
   int max_atoms = 4;           ///< larger structures cannot be labelled (skipped)
   void validate() const;       ///< throws InputError naming the field
@@ -68,7 +69,8 @@ struct SelectOptions {
 
 /// Candidates above any threshold, ranked by their largest std relative to its threshold,
 /// taken greedily while each differs from those taken and from `known` (labelled data) by at
-/// least min_distance in fingerprint(); at most max_candidates, none larger than max_atoms.
+/// least min_distance in fingerprint(); at most max_candidates (and max_per_task from one
+/// exploration task), none larger than max_atoms.
 std::vector<Candidate> select(std::vector<Candidate> pool, const std::vector<Structure>& known, const SelectOptions& options,
                               int species_count, double cutoff);
 
