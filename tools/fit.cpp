@@ -108,32 +108,10 @@ int main(int argc, char** argv) {
     if (::access(path.c_str(), R_OK) == 0)
       fmt::print(stderr, "mmtp-fit: member {}: resuming from {} (evaluation {})\n", k, path, mmtp::fit::checkpoint_evaluations(path));
   }
-  const auto reports = mmtp::fit::train_ensemble({start}, train, eo, progress);
+  const auto summary = mmtp::fit::fit_committee({start}, train, valid, eo, out, {argv, argv + argc}, progress);
   if (tty) fmt::print(stderr, "\n");
-
-  mmtp::fit::FitSummary summary;
-  summary.command.assign(argv, argv + argc);
-  summary.species = names;
-  summary.members = reports;
-  summary.first_seed = eo.train.seed;
-  summary.train = &train;
-  summary.valid = &valid;
-  std::vector<mmtp::MagneticMtp> members;
-  for (const auto& r : reports) members.emplace_back(r.params);
-  const mmtp::Ensemble committee(members);
-  for (const auto& s : train) summary.train_results.push_back(committee.evaluate(s.structure, eo.train.mode));
-  for (const auto& s : valid) summary.valid_results.push_back(committee.evaluate(s.structure, eo.train.mode));
-  // α from the validation data (the training data without it); 1 with fewer than 3 structures.
-  const bool on_valid = valid.size() >= 3;
-  if (reports.size() > 1 && (on_valid || train.size() >= 3))
-    summary.calibration = mmtp::fit::calibrate(on_valid ? summary.valid_results : summary.train_results, on_valid ? valid : train);
-  for (std::size_t k = 0; k < reports.size(); ++k) {
-    const std::string path = fmt::format("{}.{}.mtp", out, k);
-    mmtp::MtpParameters p = reports[k].params;
-    p.committee_alpha = reports.size() > 1 ? summary.calibration.alpha : 0.0;
-    mmtp::io::write_mtp(path, p);
-    summary.member_files.push_back(path);
-    const auto& r = reports[k];
+  for (std::size_t k = 0; k < summary.members.size(); ++k) {
+    const auto& r = summary.members[k];
     fmt::print("member {}: loss {:.6e} (after linear solve {:.6e}), {} evaluations in {:.1f} s ({:.3f} s each), stop: {}\n", k,
                r.loss, r.initial_loss, r.evaluations, r.seconds, r.evaluations ? r.seconds / r.evaluations : 0.0, r.stop);
   }
@@ -149,8 +127,7 @@ int main(int argc, char** argv) {
                name, 1000 * e.energy_rmse, 1000 * e.energy_mae, e.force_rmse, e.force_mae, e.stress_rmse, e.stress_mae,
                e.dE_dm_rmse, e.dE_dm_mae, c.spearman, 100 * c.within_2sigma, c.alpha);
   }
-  mmtp::io::write_atomically(out + ".report.json", [&](std::ostream& o) { o << mmtp::fit::report_json(summary); });
-  fmt::print("wrote {}.0..{}.mtp and {}.report.json\n", out, reports.size() - 1, out);
+  fmt::print("wrote {}.0..{}.mtp and {}.report.json\n", out, summary.members.size() - 1, out);
   return 0;
   });
 }

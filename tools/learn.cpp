@@ -240,28 +240,8 @@ class Learner {
       }
       fmt::print("mmtp-learn: iteration {}: fitting {} members on {} structures ({} for calibration)\n", it, o.members,
                  split.train.size(), split.valid.size());
-      const auto reports = mmtp::fit::train_ensemble(starts, split.train, o);
-      mmtp::fit::FitSummary s;
-      s.command = {"mmtp-learn", dir_.string(), fmt::format("iteration {}", it)};
-      s.species = names_;
-      s.members = reports;
-      s.first_seed = o.train.seed;
-      s.train = &split.train;
-      s.valid = &split.valid;
-      std::vector<mmtp::MagneticMtp> members;
-      for (const auto& r : reports) members.emplace_back(r.params);
-      const mmtp::Ensemble raw(members);
-      for (const auto& x : split.train) s.train_results.push_back(raw.evaluate(x.structure));
-      for (const auto& x : split.valid) s.valid_results.push_back(raw.evaluate(x.structure));
-      if (split.valid.size() >= 3) s.calibration = mmtp::fit::calibrate(s.valid_results, split.valid);
-      for (std::size_t k = 0; k < reports.size(); ++k) {
-        mmtp::MtpParameters p = reports[k].params;
-        p.committee_alpha = s.calibration.alpha;
-        const std::string path = fmt::format("{}.{}.mtp", prefix, k);
-        mmtp::io::write_mtp(path, p);
-        s.member_files.push_back(path);
-      }
-      mmtp::io::write_atomically(report, [&](std::ostream& os) { os << mmtp::fit::report_json(s); });  // marks the fit done
+      // The report is written last: it marks the fit done.
+      mmtp::fit::fit_committee(starts, split.train, split.valid, o, prefix, {"mmtp-learn", dir_.string(), fmt::format("iteration {}", it)});
       for (int k = 0; k < o.members; ++k) {
         fs::remove(mmtp::fit::checkpoint_path(prefix, k));
         fs::remove(mmtp::fit::checkpoint_state_path(mmtp::fit::checkpoint_path(prefix, k)));

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "mmtp/fit/committee.hpp"
+#include "mmtp/io/mtp.hpp"
+#include "mmtp/io/text.hpp"
 #include "mmtp/units.hpp"
 
 namespace mmtp::fit {
@@ -84,6 +86,34 @@ std::string report_json(const FitSummary& s) {
     report[name] = part;
   }
   return report.dump(2) + "\n";
+}
+
+FitSummary fit_committee(const std::vector<MtpParameters>& starts, const std::vector<Sample>& train,
+                         const std::vector<Sample>& valid, const EnsembleOptions& options, const std::string& prefix,
+                         std::vector<std::string> command, const std::function<void(int, const TrainProgress&)>& progress) {
+  FitSummary s;
+  s.command = std::move(command);
+  s.species = starts.front().species_names;
+  s.members = train_ensemble(starts, train, options, progress);
+  s.first_seed = options.train.seed;
+  s.train = &train;
+  s.valid = &valid;
+  std::vector<MagneticMtp> members;
+  for (const auto& r : s.members) members.emplace_back(r.params);
+  const Ensemble committee(members);  // α = 1: the raw spread is calibrated below
+  for (const auto& x : train) s.train_results.push_back(committee.evaluate(x.structure, options.train.mode));
+  for (const auto& x : valid) s.valid_results.push_back(committee.evaluate(x.structure, options.train.mode));
+  const bool on_valid = valid.size() >= 3;
+  if (s.members.size() > 1 && (on_valid || train.size() >= 3))
+    s.calibration = calibrate(on_valid ? s.valid_results : s.train_results, on_valid ? valid : train);
+  for (std::size_t k = 0; k < s.members.size(); ++k) {
+    MtpParameters p = s.members[k].params;
+    p.committee_alpha = s.members.size() > 1 ? s.calibration.alpha : 0.0;
+    s.member_files.push_back(fmt::format("{}.{}.mtp", prefix, k));
+    io::write_mtp(s.member_files.back(), p);
+  }
+  io::write_atomically(prefix + ".report.json", [&](std::ostream& os) { os << report_json(s); });
+  return s;
 }
 
 }  // namespace mmtp::fit

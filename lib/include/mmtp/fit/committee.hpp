@@ -104,6 +104,16 @@ struct FitSummary {
   Calibration calibration;  ///< fitted on the validation data (on the training data without it)
 };
 
+/// A committee fit from start to files: train_ensemble on `train`; the committee evaluated on
+/// `train` and `valid`; α calibrated on `valid` (on `train` with fewer than 3 validation
+/// structures; left at 1 for one member); PREFIX.K.mtp written (MLIP-3 format, α in the tags)
+/// and PREFIX.report.json. The summary's train/valid point at the arguments. Throws like
+/// train_ensemble, and mmtp::Error when a file cannot be written.
+FitSummary fit_committee(const std::vector<MtpParameters>& starts, const std::vector<Sample>& train,
+                         const std::vector<Sample>& valid, const EnsembleOptions& options, const std::string& prefix,
+                         std::vector<std::string> command,
+                         const std::function<void(int member, const TrainProgress&)>& progress = {});
+
 /// The JSON report of a fit (mmtp-fit's PREFIX.report.json, read by tools/parity and mmtp-learn):
 /// per member and for the committee mean the RMSE and MAE of energy [meV/atom], forces [eV/Å],
 /// stress [GPa] and dE/dm [eV/μB] on train and validation, the calibration (α, Spearman, share
