@@ -50,22 +50,7 @@ void set_threads(int threads) {
 
 Ensemble load_ensemble(const std::vector<std::string>& paths, const std::string& species_csv, double committee_alpha) {
   if (paths.empty()) throw Error("no potential given (-p FILE)");
-  const std::vector<std::string> names = io::split_list(species_csv, "--species");
-  std::vector<MagneticMtp> members;
-  double stored = -1.0;
-  for (const auto& path : paths) {
-    MtpParameters p = io::read_mtp(path);
-    if (!p.trained()) throw Error(fmt::format("{}: an untrained template (no coefficients) cannot be evaluated", path));
-    if (!names.empty()) {
-      if (static_cast<int>(names.size()) != p.species_count)
-        throw Error(fmt::format("--species names {} elements but {} has {} species", names.size(), path, p.species_count));
-      p.species_names = names;
-    }
-    stored = stored < 0 || stored == p.committee_alpha ? p.committee_alpha : 0.0;  // 0 when they disagree
-    members.emplace_back(std::move(p));
-  }
-  const double alpha = committee_alpha > 0 ? committee_alpha : (paths.size() > 1 && stored > 0 ? stored : 1.0);
-  return Ensemble(std::move(members), alpha);
+  return io::read_ensemble(paths, io::split_list(species_csv, "--species"), committee_alpha);
 }
 
 std::vector<Sample> load_labelled(const std::vector<std::string>& files, std::vector<std::string>& species, bool strict,
