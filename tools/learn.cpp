@@ -13,24 +13,20 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "cli.hpp"
 #include "mmtp/error.hpp"
-#include "mmtp/fit/committee.hpp"
 #include "mmtp/io/abinit.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"
 #include "mmtp/ipi/wire.hpp"
-#include "mmtp/learn.hpp"
-#include "mmtp/moment_basis.hpp"
+#include "mmtp/active_learning.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
 
@@ -127,45 +123,13 @@ mmtp::Structure first_structure(const std::string& path, const std::vector<std::
   return mmtp::io::read_samples(path, names).front().structure;
 }
 
-/// Candidates as extxyz samples: structure, origin and stds in the info line.
-std::vector<mmtp::Sample> as_samples(const std::vector<mmtp::learn::Candidate>& cands) {
-  std::vector<mmtp::Sample> out;
-  for (const auto& c : cands) {
-    mmtp::Sample s;
-    s.structure = c.structure;
-    s.features = {{"origin", c.origin},
-                  {"energy_std", fmt::format("{:.9g}", c.energy_std)},
-                  {"force_std", fmt::format("{:.9g}", c.force_std)},
-                  {"dE_dm_std", fmt::format("{:.9g}", c.dE_dm_std)}};
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
-std::vector<mmtp::learn::Candidate> as_candidates(const std::vector<mmtp::Sample>& samples) {
-  std::vector<mmtp::learn::Candidate> out;
-  for (const auto& s : samples) {
-    mmtp::learn::Candidate c;
-    c.structure = s.structure;
-    for (const auto& [k, v] : s.features) {
-      if (k == "origin") c.origin = v;
-      if (k == "energy_std") c.energy_std = std::stod(v);
-      if (k == "force_std") c.force_std = std::stod(v);
-      if (k == "dE_dm_std") c.dE_dm_std = std::stod(v);
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
 /// tools/abinit-cdft: beside this program's source tree, next to the installed program, or on PATH.
-std::string find_abinit_cdft(const std::string& configured, const char* argv0) {
+std::string find_abinit_cdft(const std::string& configured) {
   if (!configured.empty()) return configured;
   std::error_code ec;
   const fs::path self = fs::canonical("/proc/self/exe", ec);
   for (const fs::path& p : {self.parent_path() / "../../tools/abinit-cdft", self.parent_path() / "abinit-cdft"})
     if (fs::exists(p)) return fs::canonical(p).string();
-  (void)argv0;
   return "abinit-cdft";
 }
 
@@ -175,292 +139,140 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
-class Learner {
- public:
-  Learner(fs::path dir, Config c, std::string abinit_cdft) : dir_(std::move(dir)), c_(std::move(c)), abinit_cdft_(std::move(abinit_cdft)) {
-    names_ = mmtp::io::split_list(c_.species, "species");
-    if (names_.empty()) throw mmtp::Error("species: no elements given");
-  }
+mmtp::CellMode cell_mode(const std::string& cell) {
+  if (cell == "none") return mmtp::CellMode::none;
+  if (cell == "hydrostatic") return mmtp::CellMode::hydrostatic;
+  if (cell == "full") return mmtp::CellMode::full;
+  throw mmtp::Error(fmt::format("explore.relax: cell mode '{}' is not none, hydrostatic or full", cell));
+}
 
-  int run() {
-    json history = json::array();
-    for (int it = 0;; ++it) {
-      const fs::path d = dir_ / fmt::format("iter-{:02d}", it);
-      fs::create_directories(d);
-      auto data = training_data(it);
-      const mmtp::Ensemble committee = fit(d, data, it);
-      json summary = assess(d, committee, data, it);
-      if (it == c_.iterations) {
-        summary["final"] = true;
-        history.push_back(summary);
-        write_report(history);
-        fmt::print("mmtp-learn: done: {} iterations; the committee is {}/potential/\n", it, dir_.string());
-        return 0;
-      }
-      const auto selected = select(d, committee, data);
-      summary["selected"] = selected.size();
-      history.push_back(summary);
-      write_report(history);
-      if (!label(d, it, selected.size())) return 3;  // waiting for external labels
-    }
+/// The config's task lines as the library's options (structures read here).
+mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::string>& names) {
+  mmtp::learn::LoopOptions o;
+  o.species = names;
+  o.iterations = c.iterations;
+  o.valid_fraction = c.valid_fraction;
+  o.level = c.level;
+  o.basis = c.basis;
+  o.basis.moment_max = mmtp::cli::per_species_values(c.mmax, names, "mmax");
+  o.fit = c.fit;
+  o.refit_max_iter = c.refit_max_iter;
+  o.warm_start = c.warm_start;
+  o.select = c.select;
+  o.explore.relax_steps = c.relax_steps;
+  o.explore.record_every = c.record_every;
+  auto type_of = [&](const std::string& el) {
+    for (std::size_t t = 0; t < names.size(); ++t)
+      if (names[t] == el) return static_cast<int>(t);
+    throw mmtp::Error(fmt::format("species '{}' is not among {}", el, fmt::join(names, ",")));
+  };
+  auto name = [](const std::string& file) { return fs::path(file).filename().string(); };
+  for (const auto& line : c.relax) {  // FILE [none|hydrostatic|full ...]
+    const auto w = words(line);
+    mmtp::learn::RelaxTask r{name(w[0]), first_structure(w[0], names), {}};
+    for (std::size_t k = 1; k < w.size(); ++k) r.cells.push_back(cell_mode(w[k]));
+    if (r.cells.empty()) r.cells = {mmtp::CellMode::full};
+    o.explore.relax.push_back(std::move(r));
   }
-
- private:
-  /// The starting data plus every label of earlier iterations.
-  std::vector<mmtp::Sample> training_data(int it) {
-    auto data = mmtp::cli::load_labelled(c_.train, names_, false, "mmtp-learn");
-    for (int k = 0; k < it; ++k) {
-      const fs::path l = dir_ / fmt::format("iter-{:02d}", k) / "labelled.xyz";
-      if (fs::exists(l) && fs::file_size(l) > 0) {
-        auto more = mmtp::io::read_samples(l.string(), names_);
-        data.insert(data.end(), more.begin(), more.end());
-      }
-    }
-    return data;
+  for (const auto& line : c.volume_scan) {  // FILE FROM TO POINTS
+    const auto w = words(line);
+    if (w.size() != 4) throw mmtp::Error(fmt::format("explore.volume-scan '{}': expected FILE FROM TO POINTS", line));
+    o.explore.scans.push_back({name(w[0]), first_structure(w[0], names), false, 0, number(w[1], "from"), number(w[2], "to"),
+                               static_cast<int>(number(w[3], "points"))});
   }
-
-  mmtp::Ensemble fit(const fs::path& d, const std::vector<mmtp::Sample>& all, int it) {
-    const fs::path pot = d / "fit";
-    fs::create_directories(pot);
-    const std::string prefix = (pot / "pot").string(), report = prefix + ".report.json";
-    if (!fs::exists(report)) {
-      auto split = mmtp::fit::split_validation(all, c_.valid_fraction, c_.fit.train.seed, static_cast<int>(names_.size()));
-      mmtp::fit::EnsembleOptions o = c_.fit;
-      o.checkpoint_prefix = prefix;
-      o.train.checkpoint_every = 200;
-      o.resume = true;
-      std::vector<mmtp::MtpParameters> starts;
-      const fs::path previous = dir_ / fmt::format("iter-{:02d}", it - 1) / "fit";
-      if (it > 0 && c_.warm_start) {
-        for (int k = 0; k < o.members; ++k) starts.push_back(mmtp::io::read_mtp((previous / fmt::format("pot.{}.mtp", k)).string()));
-        o.train.max_iter = c_.refit_max_iter;
-      } else {
-        c_.basis.moment_max = mmtp::cli::per_species_values(c_.mmax, names_, "mmax");
-        starts.push_back(mmtp::fit::untrained_potential(mmtp::moment_tensor_basis(c_.level), names_, c_.basis, split.train));
-      }
-      fmt::print("mmtp-learn: iteration {}: fitting {} members on {} structures ({} for calibration)\n", it, o.members,
-                 split.train.size(), split.valid.size());
-      // The report is written last: it marks the fit done.
-      mmtp::fit::fit_committee(starts, split.train, split.valid, o, prefix, {"mmtp-learn", dir_.string(), fmt::format("iteration {}", it)});
-      for (int k = 0; k < o.members; ++k) {
-        fs::remove(mmtp::fit::checkpoint_path(prefix, k));
-        fs::remove(mmtp::fit::checkpoint_state_path(mmtp::fit::checkpoint_path(prefix, k)));
-      }
-    }
-    std::vector<std::string> files;
-    for (int k = 0; k < c_.fit.members; ++k) files.push_back(fmt::format("{}.{}.mtp", prefix, k));
-    return mmtp::cli::load_ensemble(files, "");
+  for (const auto& line : c.moment_scan) {  // FILE SPECIES FROM TO POINTS
+    const auto w = words(line);
+    if (w.size() != 5) throw mmtp::Error(fmt::format("explore.moment-scan '{}': expected FILE SPECIES FROM TO POINTS", line));
+    o.explore.scans.push_back({name(w[0]), first_structure(w[0], names), true, type_of(w[1]), number(w[2], "from"),
+                               number(w[3], "to"), static_cast<int>(number(w[4], "points"))});
   }
-
-  /// Held-out errors and calibration, ground states, data size: the iteration's summary.
-  json assess(const fs::path& d, const mmtp::Ensemble& committee, const std::vector<mmtp::Sample>& data, int it) {
-    std::ifstream rin((d / "fit" / "pot.report.json").string());
-    const json fit = json::parse(rin);
-    json s = {{"iteration", it}, {"structures", data.size()}, {"committee_alpha", committee.committee_alpha()},
-              {"train", fit["train"]["mean"]}};
-    if (fit.contains("valid")) s["validation"] = fit["valid"]["mean"];
-    if (!c_.heldout.empty()) {
-      auto held = mmtp::cli::load_labelled(c_.heldout, names_, false, "mmtp-learn");
-      std::vector<mmtp::EnsembleResult> results;
-      for (const auto& h : held) results.push_back(committee.evaluate(h.structure));
-      const auto e = mmtp::fit::errors(results, held);
-      const auto cal = mmtp::fit::check_calibration(results, held, committee.committee_alpha());
-      s["heldout"] = {{"structures", held.size()},
-                      {"energy_rmse_meV_per_atom", 1000 * e.energy_rmse},
-                      {"force_rmse_eV_per_A", e.force_rmse},
-                      {"dE_dm_rmse_eV_per_muB", e.dE_dm_rmse},
-                      {"spearman_std_error", cal.spearman},
-                      {"within_2sigma", cal.within_2sigma}};
-    }
-    // Ground states: "FILE a m [SPECIES]" – relaxed (cell full, moments) and compared with a
-    // reference lattice parameter a = (2V/N)^(1/3) [Å] and mean |m| of SPECIES (default the first) [μB].
-    json gs = json::array();
-    for (const auto& line : c_.reference) {
-      const auto w = words(line);
-      if (w.size() < 3) throw mmtp::Error(fmt::format("report.reference '{}': expected FILE a m [SPECIES]", line));
-      mmtp::RelaxOptions o;
-      o.cell = mmtp::CellMode::full;
-      o.fmax = 1e-3, o.mmax = 1e-3, o.smax = 1e-5;
-      o.stop_on_extrapolation = false;
-      const auto rep = mmtp::relax(committee, first_structure(w[0], names_), o);
-      const auto& f = rep.structure;
-      const int type = w.size() > 3 ? committee.members().front().parameters().type_of(w[3]) : 0;
-      double m = 0;
-      int n = 0;
-      for (mmtp::Index i = 0; i < f.size(); ++i)
-        if (f.species[i] == type) m += std::abs(f.magmoms[i]), ++n;
-      const double a = std::cbrt(2.0 * mmtp::volume(f) / static_cast<double>(f.size()));
-      gs.push_back({{"structure", fs::path(w[0]).filename().string()},
-                    {"status", mmtp::to_string(rep.status)},
-                    {"a", a},
-                    {"a_reference", number(w[1], "reference a")},
-                    {"m", n ? m / n : 0.0},
-                    {"m_reference", number(w[2], "reference m")},
-                    {"energy_std_per_atom", rep.result.energy_std / static_cast<double>(f.size())}});
-    }
-    if (!gs.empty()) s["ground_states"] = gs;
-    return s;
+  for (const auto& line : c.md) {  // FILE TEMPERATURE STEPS EVERY
+    const auto w = words(line);
+    if (w.size() != 4) throw mmtp::Error(fmt::format("explore.md '{}': expected FILE TEMPERATURE STEPS EVERY", line));
+    mmtp::learn::MdTask m{name(w[0]), first_structure(w[0], names), {}};
+    m.md.temperature = number(w[1], "temperature");
+    m.md.steps = static_cast<int>(number(w[2], "steps"));
+    m.md.every = static_cast<int>(number(w[3], "every"));
+    m.md.masses = mmtp::cli::per_species_values(c.masses, names, "explore.masses");
+    m.md.seed = c.fit.train.seed + static_cast<unsigned>(o.explore.md.size());
+    o.explore.md.push_back(std::move(m));
   }
-
-  std::vector<mmtp::learn::Candidate> explore(const mmtp::Ensemble& committee) {
-    std::vector<mmtp::learn::Candidate> pool;
-    auto add = [&](std::vector<mmtp::learn::Candidate> more) { pool.insert(pool.end(), more.begin(), more.end()); };
-    for (const auto& line : c_.relax) {  // FILE [none|hydrostatic|full ...]
-      const auto w = words(line);
-      const auto s = first_structure(w[0], names_);
-      std::vector<std::string> cells(w.begin() + 1, w.end());
-      if (cells.empty()) cells = {"full"};
-      for (const auto& cell : cells) {
-        const mmtp::CellMode mode = cell == "none" ? mmtp::CellMode::none
-                                    : cell == "hydrostatic" ? mmtp::CellMode::hydrostatic
-                                    : cell == "full" ? mmtp::CellMode::full
-                                    : throw mmtp::Error(fmt::format("explore.relax: cell mode '{}'", cell));
-        add(mmtp::learn::explore_relax(committee, s, mode, c_.relax_steps, c_.record_every, fs::path(w[0]).filename().string()));
-      }
-    }
-    for (const auto& line : c_.volume_scan) {  // FILE FROM TO POINTS
-      const auto w = words(line);
-      if (w.size() != 4) throw mmtp::Error(fmt::format("explore.volume-scan '{}': expected FILE FROM TO POINTS", line));
-      add(mmtp::learn::explore_volume_scan(committee, first_structure(w[0], names_), number(w[1], "from"), number(w[2], "to"),
-                                           static_cast<int>(number(w[3], "points")), fs::path(w[0]).filename().string()));
-    }
-    for (const auto& line : c_.moment_scan) {  // FILE SPECIES FROM TO POINTS
-      const auto w = words(line);
-      if (w.size() != 5) throw mmtp::Error(fmt::format("explore.moment-scan '{}': expected FILE SPECIES FROM TO POINTS", line));
-      const int type = committee.members().front().parameters().type_of(w[1]);
-      add(mmtp::learn::explore_moment_scan(committee, first_structure(w[0], names_), type, number(w[2], "from"),
-                                           number(w[3], "to"), static_cast<int>(number(w[4], "points")),
-                                           fs::path(w[0]).filename().string()));
-    }
-    for (const auto& line : c_.md) {  // FILE TEMPERATURE STEPS EVERY
-      const auto w = words(line);
-      if (w.size() != 4) throw mmtp::Error(fmt::format("explore.md '{}': expected FILE TEMPERATURE STEPS EVERY", line));
-      mmtp::learn::MdOptions o;
-      o.temperature = number(w[1], "temperature");
-      o.steps = static_cast<int>(number(w[2], "steps"));
-      o.every = static_cast<int>(number(w[3], "every"));
-      o.masses = mmtp::cli::per_species_values(c_.masses, names_, "explore.masses");
-      o.seed = c_.fit.train.seed + static_cast<unsigned>(pool.size());
-      add(mmtp::learn::explore_md(committee, first_structure(w[0], names_), o, fs::path(w[0]).filename().string()));
-    }
-    for (const auto& line : c_.ipi_active) {  // JSONFILE TEMPLATE
-      const auto w = words(line);
-      if (w.size() != 2) throw mmtp::Error(fmt::format("explore.ipi-active '{}': expected ACTIVE_OUTPUT TEMPLATE", line));
-      std::ifstream in(w[0]);
-      if (!in) throw mmtp::Error(fmt::format("{}: cannot read", w[0]));
-      std::stringstream text;
-      text << in.rdbuf();
-      int k = 0;
-      for (auto& r : mmtp::ipi::wire::read_active_output(text.str(), first_structure(w[1], names_), w[0]))
-        pool.push_back(mmtp::learn::assess(r.structure, committee.evaluate(r.structure),
-                                           fmt::format("i-PI active_output {}, record {}", fs::path(w[0]).filename().string(), ++k)));
-    }
-    return pool;
+  for (const auto& line : c.ipi_active) {  // ACTIVE_OUTPUT TEMPLATE
+    const auto w = words(line);
+    if (w.size() != 2) throw mmtp::Error(fmt::format("explore.ipi-active '{}': expected ACTIVE_OUTPUT TEMPLATE", line));
+    std::ifstream in(w[0]);
+    if (!in) throw mmtp::Error(fmt::format("{}: cannot read", w[0]));
+    std::stringstream text;
+    text << in.rdbuf();
+    mmtp::learn::GivenTask g{"i-PI active_output " + name(w[0]), {}};
+    for (auto& r : mmtp::ipi::wire::read_active_output(text.str(), first_structure(w[1], names), w[0]))
+      g.structures.push_back(std::move(r.structure));
+    o.explore.given.push_back(std::move(g));
   }
-
-  std::vector<mmtp::learn::Candidate> select(const fs::path& d, const mmtp::Ensemble& committee,
-                                             const std::vector<mmtp::Sample>& data) {
-    const fs::path cands = d / "candidates.xyz", chosen = d / "selected.xyz";
-    if (!fs::exists(cands)) {
-      const auto pool = explore(committee);
-      mmtp::io::write_samples(cands.string(), as_samples(pool), names_);
-      fmt::print("mmtp-learn: explored {} structures\n", pool.size());
-    }
-    if (!fs::exists(chosen)) {
-      std::vector<mmtp::Structure> known;
-      for (const auto& s : data) known.push_back(s.structure);
-      const auto pool = as_candidates(mmtp::io::read_samples(cands.string(), names_));
-      const auto picked = mmtp::learn::select(pool, known, c_.select, static_cast<int>(names_.size()), committee.cutoff());
-      mmtp::io::write_samples(chosen.string(), as_samples(picked), names_);
-      fmt::print("mmtp-learn: selected {} of {} candidates\n", picked.size(), pool.size());
-    }
-    return as_candidates(mmtp::io::read_samples(chosen.string(), names_));
+  for (const auto& line : c.reference) {  // FILE a m [SPECIES]
+    const auto w = words(line);
+    if (w.size() < 3) throw mmtp::Error(fmt::format("report.reference '{}': expected FILE a m [SPECIES]", line));
+    o.references.push_back({name(w[0]), first_structure(w[0], names), number(w[1], "reference a"), number(w[2], "reference m"),
+                            w.size() > 3 ? type_of(w[3]) : 0});
   }
+  return o;
+}
 
-  /// Labels the selected structures; returns false when waiting for external runs.
-  bool label(const fs::path& d, int it, std::size_t count) {
-    const fs::path out = d / "labelled.xyz", runs = d / "abinit";
-    if (fs::exists(out)) return true;
-    std::vector<std::string> abo;
-    if (count > 0 && c_.label_mode == "command") {
-      // Any labeller: it reads {selected} (extxyz) and writes {labelled} (extxyz or cfg with labels).
+/// The labeller of label.mode: ABINIT through abinit-cdft (run), its inputs for the user's
+/// cluster (external), or any command (command).
+mmtp::learn::Labeller labeller(const Config& c, const std::vector<std::string>& names) {
+  return [c, names, abinit_cdft = find_abinit_cdft(c.abinit_cdft)](const fs::path& d, int it, const std::vector<mmtp::learn::Candidate>& selected)
+             -> std::optional<std::vector<mmtp::Sample>> {
+    std::vector<std::string> warnings, species = names;
+    if (c.label_mode == "command") {
+      // It reads {selected} (extxyz) and writes {labelled} (extxyz or cfg with labels).
       const std::string tmp = (d / "labelled.command.xyz").string();
-      std::string cmd = c_.label_command;
+      std::string cmd = c.label_command;
       for (const auto& [key, value] : {std::pair<std::string, std::string>{"{selected}", (d / "selected.xyz").string()}, {"{labelled}", tmp}})
         for (auto at = cmd.find(key); at != std::string::npos; at = cmd.find(key)) cmd.replace(at, key.size(), quote(value));
-      fmt::print("mmtp-learn: labelling {} structures: {}\n", count, cmd);
-      std::fflush(stdout);
+      fmt::print("mmtp-learn: labelling {} structures: {}\n", selected.size(), cmd);
       if (const int rc = std::system(cmd.c_str()); rc != 0) throw mmtp::Error(fmt::format("label.command failed (status {}): {}", rc, cmd));
-      std::vector<std::string> warnings, names = names_;
-      const auto labelled = mmtp::io::read_labelled({tmp}, names, mmtp::io::AbinitOptions{}, warnings);
-      mmtp::io::write_samples(out.string(), labelled, names_);
+      auto labelled = mmtp::io::read_labelled({tmp}, species, {}, warnings);
       fs::remove(tmp);
-      fmt::print("mmtp-learn: iteration {}: {} of {} structures labelled\n", it, labelled.size(), count);
-      return true;
+      return labelled;
     }
-    if (count > 0) {
-      if (c_.label_template.empty()) throw mmtp::Error("label.template: an ABINIT input whose settings the labels use is required");
-      const std::string prefix = fmt::format("al{:02d}", it);
-      std::string cmd = fmt::format("{} --out {} --label {} --template {} --prefix {} --np {}", quote(abinit_cdft_), quote(runs.string()),
-                                    quote((d / "selected.xyz").string()), quote(c_.label_template), prefix, c_.label_np);
-      if (c_.label_mode == "external") cmd += " --dry-run";
-      fmt::print("mmtp-learn: labelling {} structures: {}\n", count, cmd);
+    if (c.label_template.empty()) throw mmtp::Error("label.template: an ABINIT input whose settings the labels use is required");
+    const fs::path runs = d / "abinit";
+    const std::string prefix = fmt::format("al{:02d}", it);
+    std::string cmd = fmt::format("{} --out {} --label {} --template {} --prefix {} --np {}", quote(abinit_cdft), quote(runs.string()),
+                                  quote((d / "selected.xyz").string()), quote(c.label_template), prefix, c.label_np);
+    if (c.label_mode == "external") cmd += " --dry-run";
+    fmt::print("mmtp-learn: labelling {} structures: {}\n", selected.size(), cmd);
+    std::fflush(stdout);
+    const int rc = std::system(cmd.c_str());
+    if (rc != 0 && c.label_mode == "external") throw mmtp::Error(fmt::format("'{}' failed (status {})", cmd, rc));
+    std::vector<std::string> abo;
+    for (std::size_t k = 0; k < selected.size(); ++k) {
+      const std::string run = fmt::format("{}-{:03d}", prefix, k);
+      abo.push_back((runs / run / (run + ".abo")).string());
+    }
+    auto finished = [&] {  // ABINIT's "Calculation completed." ends a finished output
+      std::vector<std::string> done;
+      for (const auto& f : abo) {
+        std::ifstream in(f);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (text.str().find("Calculation completed.") != std::string::npos) done.push_back(f);
+      }
+      return done;
+    };
+    for (auto done = finished(); c.label_mode == "external" && done.size() < abo.size(); done = finished()) {
+      fmt::print("mmtp-learn: {} of {} ABINIT outputs in {}; waiting (inputs: */*.abi there)\n", done.size(), abo.size(), runs.string());
       std::fflush(stdout);
-      const int rc = std::system(cmd.c_str());
-      if (rc != 0 && c_.label_mode == "external") throw mmtp::Error(fmt::format("'{}' failed (status {})", cmd, rc));
-      for (std::size_t k = 0; k < count; ++k) {
-        const std::string name = fmt::format("{}-{:03d}", prefix, k);
-        abo.push_back((runs / name / (name + ".abo")).string());
-      }
-      if (c_.label_mode == "external") {
-        // Wait for the .abo files the user's cluster writes ("Calculation completed.").
-        auto finished = [&] {
-          std::size_t n = 0;
-          for (const auto& f : abo) {
-            std::ifstream in(f);
-            std::stringstream t;
-            t << in.rdbuf();
-            n += t.str().find("Calculation completed.") != std::string::npos;
-          }
-          return n;
-        };
-        for (std::size_t n = finished(); n < abo.size(); n = finished()) {
-          fmt::print("mmtp-learn: {} of {} ABINIT outputs in {}; waiting (inputs: */*.abi there)\n", n, abo.size(), runs.string());
-          std::fflush(stdout);
-          if (c_.poll_seconds <= 0) return false;
-          std::this_thread::sleep_for(std::chrono::seconds(c_.poll_seconds));
-        }
-      }
+      if (c.poll_seconds <= 0) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::seconds(c.poll_seconds));
     }
-    std::vector<std::string> present;
-    for (const auto& f : abo)
-      if (fs::exists(f)) present.push_back(f);
-    std::vector<std::string> warnings;
-    std::vector<std::string> names = names_;
-    const auto labelled = present.empty() ? std::vector<mmtp::Sample>{}
-                                          : mmtp::io::read_labelled(present, names, mmtp::io::AbinitOptions{}, warnings);
+    const auto done = finished();
+    auto labelled = done.empty() ? std::vector<mmtp::Sample>{} : mmtp::io::read_labelled(done, species, {}, warnings);
     for (const auto& w : warnings) fmt::print(stderr, "mmtp-learn: warning: {}\n", w);
-    mmtp::io::write_samples(out.string(), labelled, names_);
-    fmt::print("mmtp-learn: iteration {}: {} of {} structures labelled\n", it, labelled.size(), count);
-    return true;
-  }
-
-  void write_report(const json& history) {
-    mmtp::io::write_atomically((dir_ / "report.json").string(), [&](std::ostream& os) { os << history.dump(2) << '\n'; });
-    // The committee of the newest fit, for users: DIR/potential/PREFIX.K.mtp and its report.
-    const int last = history.back()["iteration"].get<int>();
-    const fs::path src = dir_ / fmt::format("iter-{:02d}", last) / "fit", dst = dir_ / "potential";
-    fs::create_directories(dst);
-    for (const auto& e : fs::directory_iterator(src))
-      if (e.path().extension() == ".mtp" || e.path().filename() == "pot.report.json")
-        fs::copy_file(e.path(), dst / e.path().filename(), fs::copy_options::overwrite_existing);
-  }
-
-  fs::path dir_;
-  Config c_;
-  std::string abinit_cdft_;
-  std::vector<std::string> names_;
-};
+    return labelled;
+  };
+}
 
 }  // namespace
 
@@ -501,7 +313,16 @@ int main(int argc, char** argv) {
     std::getline(std::ifstream(ini), first);
     const fs::path base = first.rfind(header, 0) == 0 ? fs::path(first.substr(header.size())) : fs::absolute(dir);
     const Config c = read_config(ini.string(), base);
-    Learner learner(fs::absolute(dir), c, find_abinit_cdft(c.abinit_cdft, argv[0]));
-    return learner.run();
+    const auto names = mmtp::io::split_list(c.species, "species");
+    const auto options = loop_options(c, names);
+    auto held_species = names;
+    const auto heldout = mmtp::cli::load_labelled(c.heldout, held_species, false, "mmtp-learn");
+    auto initial = [&] {
+      auto species = names;
+      return mmtp::cli::load_labelled(c.train, species, false, "mmtp-learn");
+    };
+    const bool done = mmtp::learn::run(fs::absolute(dir), options, initial, heldout, labeller(c, names),
+                                       [](const std::string& line) { fmt::print("mmtp-learn: {}\n", line); });
+    return done ? 0 : 3;
   });
 }

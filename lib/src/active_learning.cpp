@@ -1,0 +1,246 @@
+#include "mmtp/active_learning.hpp"
+
+#include <fmt/core.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mmtp/error.hpp"
+#include "mmtp/io/mtp.hpp"
+#include "mmtp/io/samples.hpp"
+#include "mmtp/io/text.hpp"
+#include "mmtp/moment_basis.hpp"
+
+namespace mmtp::learn {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+/// Candidates as extxyz samples: structure, origin and stds in the info line, and back.
+std::vector<Sample> as_samples(const std::vector<Candidate>& cands) {
+  std::vector<Sample> out;
+  for (const auto& c : cands) {
+    Sample s;
+    s.structure = c.structure;
+    s.features = {{"origin", c.origin},
+                  {"energy_std", fmt::format("{:.9g}", c.energy_std)},
+                  {"force_std", fmt::format("{:.9g}", c.force_std)},
+                  {"dE_dm_std", fmt::format("{:.9g}", c.dE_dm_std)}};
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Candidate> as_candidates(const std::vector<Sample>& samples) {
+  std::vector<Candidate> out;
+  for (const auto& s : samples) {
+    Candidate c;
+    c.structure = s.structure;
+    for (const auto& [k, v] : s.features) {
+      if (k == "origin") c.origin = v;
+      if (k == "energy_std") c.energy_std = std::stod(v);
+      if (k == "force_std") c.force_std = std::stod(v);
+      if (k == "dE_dm_std") c.dE_dm_std = std::stod(v);
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+class Loop {
+ public:
+  Loop(fs::path dir, const LoopOptions& o, const std::function<std::vector<Sample>()>& initial, const std::vector<Sample>& heldout,
+       const Labeller& label, const std::function<void(const std::string&)>& log)
+      : dir_(std::move(dir)), o_(o), initial_(initial), heldout_(heldout), label_(label), log_(log) {
+    if (o_.species.empty()) throw InputError("active learning needs the species");
+    if (o_.iterations < 0) throw InputError("the number of iterations must be >= 0");
+    o_.select.validate();
+  }
+
+  bool run() {
+    json history = json::array();
+    for (int it = 0;; ++it) {
+      const fs::path d = dir_ / fmt::format("iter-{:02d}", it);
+      fs::create_directories(d);
+      const auto data = training_data(it);
+      const Ensemble committee = fit(d, data, it);
+      json summary = assess(d, committee, data, it);
+      if (it == o_.iterations) {
+        summary["final"] = true;
+        history.push_back(summary);
+        write_report(history);
+        log_(fmt::format("done: {} iterations; the committee is {}", it, (dir_ / "potential").string()));
+        return true;
+      }
+      const auto selected = select(d, committee, data);
+      summary["selected"] = selected.size();
+      history.push_back(summary);
+      write_report(history);
+      if (!label(d, it, selected)) return false;
+    }
+  }
+
+ private:
+  /// The starting data plus every label of earlier iterations.
+  std::vector<Sample> training_data(int it) {
+    auto data = initial_();
+    for (int k = 0; k < it; ++k) {
+      const fs::path l = dir_ / fmt::format("iter-{:02d}", k) / "labelled.xyz";
+      if (fs::exists(l) && fs::file_size(l) > 0) {
+        auto more = io::read_samples(l.string(), o_.species);
+        data.insert(data.end(), more.begin(), more.end());
+      }
+    }
+    return data;
+  }
+
+  Ensemble fit(const fs::path& d, const std::vector<Sample>& all, int it) {
+    const fs::path pot = d / "fit";
+    fs::create_directories(pot);
+    const std::string prefix = (pot / "pot").string();
+    if (!fs::exists(prefix + ".report.json")) {
+      auto split = fit::split_validation(all, o_.valid_fraction, o_.fit.train.seed, static_cast<int>(o_.species.size()));
+      fit::EnsembleOptions fo = o_.fit;
+      fo.checkpoint_prefix = prefix;
+      fo.train.checkpoint_every = 200;
+      fo.resume = true;
+      std::vector<MtpParameters> starts;
+      if (it > 0 && o_.warm_start) {
+        const fs::path previous = dir_ / fmt::format("iter-{:02d}", it - 1) / "fit";
+        for (int k = 0; k < fo.members; ++k) starts.push_back(io::read_mtp((previous / fmt::format("pot.{}.mtp", k)).string()));
+        fo.train.max_iter = o_.refit_max_iter;
+      } else {
+        starts.push_back(fit::untrained_potential(moment_tensor_basis(o_.level), o_.species, o_.basis, split.train));
+      }
+      log_(fmt::format("iteration {}: fitting {} members on {} structures ({} for calibration)", it, fo.members,
+                       split.train.size(), split.valid.size()));
+      // Members first, the report last: the report marks the fit done.
+      fit::fit_committee(starts, split.train, split.valid, fo, prefix, {"mmtp-learn", dir_.string(), fmt::format("iteration {}", it)});
+      for (int k = 0; k < fo.members; ++k) {
+        fs::remove(fit::checkpoint_path(prefix, k));
+        fs::remove(fit::checkpoint_state_path(fit::checkpoint_path(prefix, k)));
+      }
+    }
+    std::vector<std::string> files;
+    for (int k = 0; k < o_.fit.members; ++k) files.push_back(fmt::format("{}.{}.mtp", prefix, k));
+    return io::read_ensemble(files);
+  }
+
+  /// Held-out errors and calibration, ground states, data size: the iteration's summary.
+  json assess(const fs::path& d, const Ensemble& committee, const std::vector<Sample>& data, int it) {
+    std::ifstream rin((d / "fit" / "pot.report.json").string());
+    const json report = json::parse(rin);
+    json s = {{"iteration", it}, {"structures", data.size()}, {"committee_alpha", committee.committee_alpha()},
+              {"train", report["train"]["mean"]}};
+    if (report.contains("valid")) s["validation"] = report["valid"]["mean"];
+    if (!heldout_.empty()) {
+      std::vector<EnsembleResult> results;
+      for (const auto& h : heldout_) results.push_back(committee.evaluate(h.structure));
+      const auto e = fit::errors(results, heldout_);
+      const auto cal = fit::check_calibration(results, heldout_, committee.committee_alpha());
+      s["heldout"] = {{"structures", heldout_.size()},
+                      {"energy_rmse_meV_per_atom", 1000 * e.energy_rmse},
+                      {"force_rmse_eV_per_A", e.force_rmse},
+                      {"dE_dm_rmse_eV_per_muB", e.dE_dm_rmse},
+                      {"spearman_std_error", cal.spearman},
+                      {"within_2sigma", cal.within_2sigma}};
+    }
+    json gs = json::array();
+    for (const auto& ref : o_.references) {
+      RelaxOptions ro;
+      ro.cell = CellMode::full;
+      ro.fmax = 1e-3, ro.mmax = 1e-3, ro.smax = 1e-5;
+      ro.stop_on_extrapolation = false;
+      const auto rep = relax(committee, ref.start, ro);
+      const auto& f = rep.structure;
+      double m = 0;
+      int n = 0;
+      for (Index i = 0; i < f.size(); ++i)
+        if (f.species[i] == ref.type) m += std::abs(f.magmoms[i]), ++n;
+      gs.push_back({{"structure", ref.name},
+                    {"status", to_string(rep.status)},
+                    {"a", std::cbrt(2.0 * volume(f) / static_cast<double>(f.size()))},
+                    {"a_reference", ref.a},
+                    {"m", n ? m / n : 0.0},
+                    {"m_reference", ref.m},
+                    {"energy_std_per_atom", rep.result.energy_std / static_cast<double>(f.size())}});
+    }
+    if (!gs.empty()) s["ground_states"] = gs;
+    return s;
+  }
+
+  std::vector<Candidate> select(const fs::path& d, const Ensemble& committee, const std::vector<Sample>& data) {
+    const fs::path cands = d / "candidates.xyz", chosen = d / "selected.xyz";
+    if (!fs::exists(cands)) {
+      const auto pool = explore(committee, o_.explore);
+      io::write_samples(cands.string(), as_samples(pool), o_.species);
+      log_(fmt::format("explored {} structures", pool.size()));
+    }
+    if (!fs::exists(chosen)) {
+      std::vector<Structure> known;
+      for (const auto& s : data) known.push_back(s.structure);
+      const auto pool = as_candidates(io::read_samples(cands.string(), o_.species));
+      const auto picked = learn::select(pool, known, o_.select, static_cast<int>(o_.species.size()), committee.cutoff());
+      io::write_samples(chosen.string(), as_samples(picked), o_.species);
+      log_(fmt::format("selected {} of {} candidates", picked.size(), pool.size()));
+    }
+    return as_candidates(io::read_samples(chosen.string(), o_.species));
+  }
+
+  bool label(const fs::path& d, int it, const std::vector<Candidate>& selected) {
+    const fs::path out = d / "labelled.xyz";
+    if (fs::exists(out)) return true;
+    std::vector<Sample> labelled;
+    if (!selected.empty()) {
+      auto got = label_(d, it, selected);
+      if (!got) return false;
+      labelled = std::move(*got);
+    }
+    io::write_samples(out.string(), labelled, o_.species);
+    log_(fmt::format("iteration {}: {} of {} structures labelled", it, labelled.size(), selected.size()));
+    return true;
+  }
+
+  void write_report(const json& history) {
+    io::write_atomically((dir_ / "report.json").string(), [&](std::ostream& os) { os << history.dump(2) << '\n'; });
+    // The committee of the newest fit: DIR/potential/pot.K.mtp and its report.
+    const fs::path src = dir_ / fmt::format("iter-{:02d}", history.back()["iteration"].get<int>()) / "fit", dst = dir_ / "potential";
+    fs::create_directories(dst);
+    for (const auto& e : fs::directory_iterator(src))
+      if (e.path().extension() == ".mtp" || e.path().filename() == "pot.report.json")
+        fs::copy_file(e.path(), dst / e.path().filename(), fs::copy_options::overwrite_existing);
+  }
+
+  fs::path dir_;
+  LoopOptions o_;
+  const std::function<std::vector<Sample>()>& initial_;
+  const std::vector<Sample>& heldout_;
+  const Labeller& label_;
+  const std::function<void(const std::string&)>& log_;
+};
+
+}  // namespace
+
+std::vector<Candidate> explore(const Ensemble& committee, const Tasks& t) {
+  std::vector<Candidate> pool;
+  auto add = [&](std::vector<Candidate> more) { pool.insert(pool.end(), more.begin(), more.end()); };
+  for (const auto& r : t.relax)
+    for (CellMode cell : r.cells) add(explore_relax(committee, r.start, cell, t.relax_steps, t.record_every, r.name));
+  for (const auto& s : t.scans)
+    add(s.moment ? explore_moment_scan(committee, s.start, s.type, s.from, s.to, s.points, s.name)
+                 : explore_volume_scan(committee, s.start, s.from, s.to, s.points, s.name));
+  for (const auto& m : t.md) add(explore_md(committee, m.start, m.md, m.name));
+  for (const auto& g : t.given)
+    for (std::size_t k = 0; k < g.structures.size(); ++k)
+      pool.push_back(assess(g.structures[k], committee.evaluate(g.structures[k]), fmt::format("{}, record {}", g.name, k + 1)));
+  return pool;
+}
+
+bool run(const fs::path& dir, const LoopOptions& options, const std::function<std::vector<Sample>()>& initial,
+         const std::vector<Sample>& heldout, const Labeller& label, const std::function<void(const std::string&)>& log) {
+  return Loop(dir, options, initial, heldout, label, log).run();
+}
+
+}  // namespace mmtp::learn
