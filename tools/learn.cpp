@@ -70,7 +70,7 @@ Config read_config(const std::string& path, const fs::path& base) {
       "explore.record-every", po::value(&c.record_every))("select.energy-std", po::value(&c.select.energy_std))(
       "select.force-std", po::value(&c.select.force_std))("select.dE-dm-std", po::value(&c.select.dE_dm_std))(
       "select.max", po::value(&c.select.max_candidates))("select.max-per-task", po::value(&c.select.max_per_task))("select.min-distance", po::value(&c.select.min_distance))(
-      "select.max-atoms", po::value(&c.select.max_atoms))("label.mode", po::value(&c.label_mode))(
+      "select.max-atoms", po::value(&c.select.max_atoms))("select.min-pair-distance", po::value(&c.select.min_pair_distance))("label.mode", po::value(&c.label_mode))(
       "label.template", po::value(&c.label_template))("label.abinit-cdft", po::value(&c.abinit_cdft))(
       "label.command", po::value(&c.label_command))("label.np", po::value(&c.label_np))("label.poll-seconds", po::value(&c.poll_seconds))(
       "report.reference", po::value(&c.reference));

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <limits>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -182,7 +183,12 @@ class Loop {
       std::vector<Structure> known;
       for (const auto& s : data) known.push_back(s.structure);
       const auto pool = as_candidates(io::read_samples(cands.string(), o_.species));
-      const auto picked = learn::select(pool, known, o_.select, static_cast<int>(o_.species.size()), committee.cutoff());
+      SelectOptions so = o_.select;
+      if (so.min_pair_distance == 0) {
+        so.min_pair_distance = std::numeric_limits<double>::infinity();
+        for (const auto& m : committee.members()) so.min_pair_distance = std::min(so.min_pair_distance, m.parameters().min_dist);
+      }
+      const auto picked = learn::select(pool, known, so, static_cast<int>(o_.species.size()), committee.cutoff());
       io::write_samples(chosen.string(), as_samples(picked), o_.species);
       log_(fmt::format("selected {} of {} candidates", picked.size(), pool.size()));
     }

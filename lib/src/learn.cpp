@@ -140,6 +140,10 @@ std::vector<Candidate> explore_md(const Ensemble& committee, const Structure& st
     thermal(v, c1, c2);                   // O
     s.positions += 0.5 * o.timestep * v;  // A
     r = relaxed_moments(committee, s);
+    if (r.mean.extrapolation.short_pairs > 0) {
+      out.push_back(assess(s, r, fmt::format("md {} at {:g} K, step {} (stopped: pairs below R_min)", name, o.temperature, step)));
+      break;
+    }
     kick();
     if (step % o.every == 0) out.push_back(assess(s, r, fmt::format("md {} at {:g} K, step {}", name, o.temperature, step)));
   }
@@ -148,7 +152,8 @@ std::vector<Candidate> explore_md(const Ensemble& committee, const Structure& st
 
 void SelectOptions::validate() const {
   if (!(energy_std > 0) || !(force_std > 0) || !(dE_dm_std > 0)) throw InputError("selection thresholds must be positive");
-  if (max_candidates < 0 || max_per_task < 0 || !(min_distance >= 0) || max_atoms < 1) throw InputError("bad selection limits");
+  if (max_candidates < 0 || max_per_task < 0 || !(min_distance >= 0) || max_atoms < 1 || !(min_pair_distance >= 0))
+    throw InputError("bad selection limits");
 }
 
 std::vector<double> fingerprint(const Structure& s, int species_count, double cutoff) {
@@ -189,8 +194,13 @@ std::vector<Candidate> select(std::vector<Candidate> pool, const std::vector<Str
                               int species_count, double cutoff) {
   o.validate();
   for (auto& c : pool) c.score = std::max({c.energy_std / o.energy_std, c.force_std / o.force_std, c.dE_dm_std / o.dE_dm_std});
+  auto too_close = [&](const Structure& s) {
+    return o.min_pair_distance > 0 && NeighborList::build(s, o.min_pair_distance).pair_count() > 0;
+  };
   pool.erase(std::remove_if(pool.begin(), pool.end(),
-                            [&](const Candidate& c) { return c.score <= 1.0 || c.structure.size() > o.max_atoms; }),
+                            [&](const Candidate& c) {
+                              return c.score <= 1.0 || c.structure.size() > o.max_atoms || too_close(c.structure);
+                            }),
              pool.end());
   std::stable_sort(pool.begin(), pool.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   std::vector<std::vector<double>> taken;

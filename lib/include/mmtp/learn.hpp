@@ -42,6 +42,8 @@ std::vector<Candidate> explore_moment_scan(const Ensemble& committee, const Stru
 
 /// Settings of a Langevin molecular dynamics run (BAOAB splitting; Leimkuhler & Matthews,
 /// Appl. Math. Res. Express 2013, 34) on the adiabatic surface: moments relaxed at every step.
+/// A run stops early when a pair comes closer than the committee's R_min (the trajectory has
+/// left the region the model describes; what follows would be an artefact of extrapolation).
 struct MdOptions {
   double temperature = 300;    ///< [K]
   double timestep = 1.0;       ///< [fs]
@@ -64,6 +66,10 @@ struct SelectOptions {
   int max_per_task = 0;        ///< per exploration task (the origin up to its first comma); 0 = no limit
   double min_distance = 0.05;  ///< fingerprint distance below which two structures are the same
   int max_atoms = 4;           ///< larger structures cannot be labelled (skipped)
+  /// Structures with a pair closer than this [Å] are skipped: below R_min the radial basis has
+  /// no support, and such labels (an exploded MD, a collapsed cell) teach the fit nothing it can
+  /// use. 0: the committee's smallest R_min (set by the loop).
+  double min_pair_distance = 0.0;
   void validate() const;       ///< throws InputError naming the field
 };
 
