@@ -268,6 +268,8 @@ mmtp::learn::Labeller labeller(const Config& c, const std::vector<std::string>& 
       std::this_thread::sleep_for(std::chrono::seconds(c.poll_seconds));
     }
     const auto done = finished();
+    if (done.empty() && rc != 0)
+      throw mmtp::Error(fmt::format("labelling failed (status {}) and no ABINIT output is complete: {}", rc, cmd));
     auto labelled = done.empty() ? std::vector<mmtp::Sample>{} : mmtp::io::read_labelled(done, species, {}, warnings);
     for (const auto& w : warnings) fmt::print(stderr, "mmtp-learn: warning: {}\n", w);
     return labelled;
