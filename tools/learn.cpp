@@ -123,14 +123,14 @@ mmtp::Structure first_structure(const std::string& path, const std::vector<std::
   return mmtp::io::read_samples(path, names).front().structure;
 }
 
-/// tools/abinit-cdft: beside this program's source tree, next to the installed program, or on PATH.
-std::string find_abinit_cdft(const std::string& configured) {
-  if (!configured.empty()) return configured;
+/// A script of tools/ (abinit-cdft, learn-plot): in this program's source tree, next to the
+/// installed program, or on PATH.
+std::string find_tool(const std::string& name) {
   std::error_code ec;
   const fs::path self = fs::canonical("/proc/self/exe", ec);
-  for (const fs::path& p : {self.parent_path() / "../../tools/abinit-cdft", self.parent_path() / "abinit-cdft"})
+  for (const fs::path& p : {self.parent_path() / "../../tools" / name, self.parent_path() / name})
     if (fs::exists(p)) return fs::canonical(p).string();
-  return "abinit-cdft";
+  return name;
 }
 
 std::string quote(const std::string& s) {
@@ -221,7 +221,7 @@ mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::st
 /// The labeller of label.mode: ABINIT through abinit-cdft (run), its inputs for the user's
 /// cluster (external), or any command (command).
 mmtp::learn::Labeller labeller(const Config& c, const std::vector<std::string>& names) {
-  return [c, names, abinit_cdft = find_abinit_cdft(c.abinit_cdft)](const fs::path& d, int it, const std::vector<mmtp::learn::Candidate>& selected)
+  return [c, names, abinit_cdft = c.abinit_cdft.empty() ? find_tool("abinit-cdft") : c.abinit_cdft](const fs::path& d, int it, const std::vector<mmtp::learn::Candidate>& selected)
              -> std::optional<std::vector<mmtp::Sample>> {
     std::vector<std::string> warnings, species = names;
     if (c.label_mode == "command") {
@@ -323,8 +323,12 @@ int main(int argc, char** argv) {
       auto species = names;
       return mmtp::cli::load_labelled(c.train, species, false, "mmtp-learn");
     };
+    auto plot = [plotter = find_tool("learn-plot")](const fs::path& report) {  // DIR/report.png, when matplotlib is there
+      const std::string cmd = quote(plotter) + " " + quote(report.string()) + " > /dev/null";
+      if (std::system(cmd.c_str()) != 0) fmt::print(stderr, "mmtp-learn: warning: '{}' failed; report.json is complete\n", cmd);
+    };
     const bool done = mmtp::learn::run(fs::absolute(dir), options, initial, heldout, labeller(c, names),
-                                       [](const std::string& line) { fmt::print("mmtp-learn: {}\n", line); });
+                                       [](const std::string& line) { fmt::print("mmtp-learn: {}\n", line); }, plot);
     return done ? 0 : 3;
   });
 }

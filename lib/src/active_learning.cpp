@@ -53,8 +53,9 @@ std::vector<Candidate> as_candidates(const std::vector<Sample>& samples) {
 class Loop {
  public:
   Loop(fs::path dir, const LoopOptions& o, const std::function<std::vector<Sample>()>& initial, const std::vector<Sample>& heldout,
-       const Labeller& label, const std::function<void(const std::string&)>& log)
-      : dir_(std::move(dir)), o_(o), initial_(initial), heldout_(heldout), label_(label), log_(log) {
+       const Labeller& label, const std::function<void(const std::string&)>& log,
+       const std::function<void(const fs::path&)>& reported)
+      : dir_(std::move(dir)), o_(o), initial_(initial), heldout_(heldout), label_(label), log_(log), reported_(reported) {
     if (o_.species.empty()) throw InputError("active learning needs the species");
     if (o_.iterations < 0) throw InputError("the number of iterations must be >= 0");
     o_.select.validate();
@@ -217,6 +218,7 @@ class Loop {
     for (const auto& e : fs::directory_iterator(src))
       if (e.path().extension() == ".mtp" || e.path().filename() == "pot.report.json")
         fs::copy_file(e.path(), dst / e.path().filename(), fs::copy_options::overwrite_existing);
+    if (reported_) reported_(dir_ / "report.json");
   }
 
   fs::path dir_;
@@ -225,6 +227,7 @@ class Loop {
   const std::vector<Sample>& heldout_;
   const Labeller& label_;
   const std::function<void(const std::string&)>& log_;
+  const std::function<void(const fs::path&)>& reported_;
 };
 
 }  // namespace
@@ -245,8 +248,9 @@ std::vector<Candidate> explore(const Ensemble& committee, const Tasks& t) {
 }
 
 bool run(const fs::path& dir, const LoopOptions& options, const std::function<std::vector<Sample>()>& initial,
-         const std::vector<Sample>& heldout, const Labeller& label, const std::function<void(const std::string&)>& log) {
-  return Loop(dir, options, initial, heldout, label, log).run();
+         const std::vector<Sample>& heldout, const Labeller& label, const std::function<void(const std::string&)>& log,
+         const std::function<void(const fs::path&)>& reported) {
+  return Loop(dir, options, initial, heldout, label, log, reported).run();
 }
 
 }  // namespace mmtp::learn

@@ -79,10 +79,12 @@ using Labeller = std::function<std::optional<std::vector<Sample>>(const std::fil
 
 /// Runs or continues the loop in `dir`. `initial` gives the starting labelled data (read again
 /// at every iteration), `heldout` a random set that is never trained on or selected (its
-/// errors and calibration go into the report). Progress lines go to `log`. Returns true when
-/// all iterations are done, false when the labeller is waiting. Throws InputError for bad
+/// errors and calibration go into the report). Progress lines go to `log`; `reported` is called
+/// with DIR/report.json whenever an iteration was added to it (e.g. to plot it). Returns true
+/// when all iterations are done, false when the labeller is waiting. Throws InputError for bad
 /// options, mmtp::Error from fits, evaluations and file I/O.
 bool run(const std::filesystem::path& dir, const LoopOptions& options, const std::function<std::vector<Sample>()>& initial,
-         const std::vector<Sample>& heldout, const Labeller& label, const std::function<void(const std::string&)>& log);
+         const std::vector<Sample>& heldout, const Labeller& label, const std::function<void(const std::string&)>& log,
+         const std::function<void(const std::filesystem::path&)>& reported = {});
 
 }  // namespace mmtp::learn
