@@ -15,7 +15,7 @@ EXAMPLE = os.path.join(ROOT, "examples", "feal")
 PY = "/usr/bin/python3"
 bindir = os.path.dirname(os.path.dirname(args.driver))
 
-# 1. ASE MD (NVE, 1 fs) through `mmtp-driver serve` with the shipped 5-member committee:
+# 1. ASE MD (NVE, 1 fs) through `mmtp-driver serve` with the shipped 8-member committee:
 #    the driver exits 0 when ASE closes the socket, and the total energy is conserved.
 r = run([PY, os.path.join(EXAMPLE, "ase_md.py"), "--driver", args.driver, "--steps", "20"])
 m = re.search(r"energy drift over 20 steps of 1.0 fs: ([-+.0-9e]+) meV/atom \(largest excursion ([.0-9e]+)", r.stdout)
