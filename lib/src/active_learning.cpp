@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <fstream>
@@ -76,8 +77,7 @@ class Loop {
         log_(fmt::format("done: {} iterations; the committee is {}", it, (dir_ / "potential").string()));
         return true;
       }
-      const auto selected = select(d, committee, data);
-      summary["selected"] = selected.size();
+      const auto selected = select(d, committee, data, summary);
       history.push_back(summary);
       write_report(history);
       if (!label(d, it, selected)) return false;
@@ -173,7 +173,9 @@ class Loop {
     return s;
   }
 
-  std::vector<Candidate> select(const fs::path& d, const Ensemble& committee, const std::vector<Sample>& data) {
+  /// Explores (once), selects (once) and adds the pool's and the selection's sizes and the
+  /// pool's largest and median committee stds to `summary`.
+  std::vector<Candidate> select(const fs::path& d, const Ensemble& committee, const std::vector<Sample>& data, json& summary) {
     const fs::path cands = d / "candidates.xyz", chosen = d / "selected.xyz";
     if (!fs::exists(cands)) {
       const auto pool = explore(committee, o_.explore);
@@ -193,7 +195,26 @@ class Loop {
       io::write_samples(chosen.string(), as_samples(picked), o_.species);
       log_(fmt::format("selected {} of {} candidates", picked.size(), pool.size()));
     }
-    return as_candidates(io::read_samples(chosen.string(), o_.species));
+    auto selected = as_candidates(io::read_samples(chosen.string(), o_.species));
+    const auto pool = as_candidates(io::read_samples(cands.string(), o_.species));
+    summary["selected"] = selected.size();
+    summary["candidates"] = pool.size();
+    if (!pool.empty()) {
+      auto largest_and_median = [&](double Candidate::*std) {
+        std::vector<double> v;
+        for (const auto& c : pool) v.push_back(c.*std);
+        std::sort(v.begin(), v.end());
+        const std::size_t n = v.size();
+        return std::pair{v.back(), n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])};
+      };
+      const auto [e_max, e_med] = largest_and_median(&Candidate::energy_std);
+      const auto [f_max, f_med] = largest_and_median(&Candidate::force_std);
+      const auto [m_max, m_med] = largest_and_median(&Candidate::dE_dm_std);
+      summary["candidate_std"] = {{"energy_max_meV_per_atom", 1000 * e_max}, {"energy_median_meV_per_atom", 1000 * e_med},
+                                  {"force_max_eV_per_A", f_max},         {"force_median_eV_per_A", f_med},
+                                  {"dE_dm_max_eV_per_muB", m_max},       {"dE_dm_median_eV_per_muB", m_med}};
+    }
+    return selected;
   }
 
   bool label(const fs::path& d, int it, const std::vector<Candidate>& selected) {

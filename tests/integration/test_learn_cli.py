@@ -88,6 +88,9 @@ reference = b2.xyz 2.85 2.2 Fe
     assert last["dE_dm_rmse_eV_per_muB"] < first["dE_dm_rmse_eV_per_muB"], (first, last)
     assert last["force_rmse_eV_per_A"] < 1.1 * first["force_rmse_eV_per_A"], (first, last)
     assert report[0]["selected"] > 0 and "ground_states" in report[-1]
+    cs = report[0]["candidate_std"]
+    assert report[0]["candidates"] >= report[0]["selected"]
+    assert cs["energy_max_meV_per_atom"] >= cs["energy_median_meV_per_atom"] >= 0, cs
     assert os.path.getsize(os.path.join(state, "report.png")) > 10000  # tools/learn-plot, after every iteration
     # The committee is usable: its files carry the calibration and the per-species ranges.
     pot = os.path.join(state, "potential", "pot.0.mtp")
