@@ -36,7 +36,11 @@ def check(args, d, name, atoms, potentials, options, bound, species=()):
     assert abs(dv) <= 0.30, f"{name}: volume change {dv:+.1%}"
     assert de >= -1.0, f"{name}: energy {de:+.3f} eV/atom below the start"
     assert np.abs(m).max() <= bound + 1e-9, f"{name}: moments {m}"
-    return r.returncode, dv, de
+    # A moment held at the bound by an outward magnetic force is announced.
+    dEdm = final.arrays["dE_dm"]
+    pushed = ((m <= -bound + 1e-6) & (dEdm > 1e-3)) | ((m >= bound - 1e-6) & (dEdm < -1e-3))
+    assert pushed.any() == ("end at the edge of their trained range" in r.stderr), (name, m, dEdm, r.stderr)
+    return r.returncode, dv, de, int(pushed.sum())
 
 
 def main():
@@ -48,7 +52,7 @@ def main():
     b2.set_initial_magnetic_moments([2.0, 0.0])
     lines = []
     for mode in ("none", "hydrostatic", "full"):
-        rc, dv, de = check(args, d, f"b2_{mode}", b2, feal, ["--cell", mode, "--moments", "relax"], bound=3.0)
+        rc, dv, de, _ = check(args, d, f"b2_{mode}", b2, feal, ["--cell", mode, "--moments", "relax"], bound=3.0)
         lines.append(f"B2 {mode}: exit {rc}, dV {dv:+.1%}, dE {de:+.3f} eV/atom")
     # MLIP-3's self-test potential (one range -1.3..3.1 μB: |m| <= 1.3 symmetrized).
     cell = bulk("FeAl", "cesiumchloride", a=2.87).repeat(2)
@@ -56,9 +60,9 @@ def main():
     cell.positions += rng.uniform(-0.05, 0.05, cell.positions.shape)
     cell.set_initial_magnetic_moments([1.0 if s == "Fe" else 0.1 for s in cell.get_chemical_symbols()])
     selftest = data(args, "mlip3_selftest_al_fe_mag.mtpr")
-    rc, dv, de = check(args, d, "selftest", cell, [selftest], ["--cell", "full", "--moments", "relax"], bound=1.3,
-                       species=("--species", "Fe,Al"))
-    lines.append(f"MLIP-3 self-test 2x2x2: exit {rc}, dV {dv:+.1%}, dE {de:+.3f} eV/atom")
+    rc, dv, de, pushed = check(args, d, "selftest", cell, [selftest], ["--cell", "full", "--moments", "relax"], bound=1.3,
+                               species=("--species", "Fe,Al"))
+    lines.append(f"MLIP-3 self-test 2x2x2: exit {rc}, dV {dv:+.1%}, dE {de:+.3f} eV/atom, {pushed} moments held at the bound")
     print("relax_trust: " + "; ".join(lines))
 
 
