@@ -352,8 +352,27 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     std::string outside;  // why the point is outside the trained region; empty inside
   } last;
   // A run that starts outside the trained region may walk into it; once inside, the first
-  // point outside stops it.
+  // point outside stops it. Until it is inside, the first point further outside than the start
+  // stops it: more short pairs or moments out of range, or a larger committee std.
   bool entered = false, left = false;
+  struct {
+    int short_pairs = 0, moments_out_of_range = 0;
+    double std_per_atom = 0;
+  } start_state;
+  auto worse_than_start = [&](const EnsembleResult& r, Index n) {
+    const auto& x = r.mean.extrapolation;
+    const double per_atom = r.energy_std / static_cast<double>(std::max<Index>(1, n));
+    if (x.short_pairs > start_state.short_pairs)
+      return fmt::format("{} pair distances below min_dist (shortest {:.3f} Å; {} at the start)", x.short_pairs, x.min_distance,
+                         start_state.short_pairs);
+    if (x.moments_out_of_range > start_state.moments_out_of_range)
+      return fmt::format("{} moments outside their species' trained range ({} at the start)", x.moments_out_of_range,
+                         start_state.moments_out_of_range);
+    if (o.region.max_std > 0 && per_atom > std::max(o.region.max_std, start_state.std_per_atom))
+      return fmt::format("committee std {:.4f} eV/atom above the start's {:.4f} and max_std {:.4f}", per_atom,
+                         start_state.std_per_atom, o.region.max_std);
+    return std::string();
+  };
   p.evaluate = [&](const VectorXd& x, double& h, VectorXd& g) {
     Structure s = coords.decode(x);
     EnsembleResult r;
@@ -378,7 +397,19 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     last.h = h;
     if (observe) observe(RelaxStep{report.evaluations, h, last.fmax, last.mmax, last.smax, &s, &r});
     last.outside = o.stop_on_extrapolation ? extrapolation_cause(r, s.size(), o.region) : std::string();
-    left = entered && !last.outside.empty();
+    if (report.evaluations == 1) {
+      start_state.short_pairs = r.mean.extrapolation.short_pairs;
+      start_state.moments_out_of_range = r.mean.extrapolation.moments_out_of_range;
+      start_state.std_per_atom = r.energy_std / static_cast<double>(s.size());
+    }
+    if (o.stop_on_extrapolation) {
+      if (entered) {
+        left = !last.outside.empty();
+      } else if (const std::string worse = worse_than_start(r, s.size()); !worse.empty()) {
+        left = true;
+        last.outside = worse;
+      }
+    }
     entered = entered || last.outside.empty();
     last.s = std::move(s);
     last.r = std::move(r);
@@ -412,7 +443,9 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     case Outcome::line_search_failed: report.status = RelaxStatus::line_search_failed; break;
     case Outcome::stopped:
       report.status = RelaxStatus::extrapolation;
-      report.extrapolation = fmt::format("evaluation {} left the trained region: {}", report.evaluations, last.outside);
+      report.extrapolation = entered ? fmt::format("evaluation {} left the trained region: {}", report.evaluations, last.outside)
+                                     : fmt::format("evaluation {} went further outside the trained region than its start: {}",
+                                                   report.evaluations, last.outside);
       break;
   }
   if (report.status != RelaxStatus::extrapolation && !kept_outside.empty()) {

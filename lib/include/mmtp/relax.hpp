@@ -47,8 +47,9 @@ struct RelaxOptions {
   bool bound_moments = true;
   /// Stop with RelaxStatus::extrapolation as soon as an evaluated point leaves the trained
   /// region (see TrainedRegion); the report keeps the last accepted point, which is inside. A
-  /// start outside the region may relax into it; a run that ends outside it (never entered)
-  /// has status extrapolation too.
+  /// start outside the region may relax into it, but stops as soon as a point is further outside
+  /// than the start (more short pairs or moments out of range, or a committee std above both the
+  /// start's and max_std); a run that ends outside it (never entered) has status extrapolation too.
   bool stop_on_extrapolation = true;
   TrainedRegion region;
   EvalMode mode = EvalMode::symmetrized;
