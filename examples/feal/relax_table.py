@@ -87,7 +87,7 @@ def main():
     pot = [x for p in a.potential for x in ("-p", p)]
     ranges = moment_ranges(a.potential[0])
     bad = 0
-    print("| cell | mode | exit | evaluations | ΔV | ΔE [eV/atom] | std [meV/atom] | mean |m(Fe)| [μB] |")
+    print("| cell | mode | exit | evaluations | ΔV | ΔE [eV/atom] | std [meV/atom] | mean \\|m(Fe)\\| [μB] |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
         for name, atoms in cells().items():
