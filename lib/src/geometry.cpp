@@ -71,10 +71,12 @@ void SiteGeometry::build(const MtpParameters& p, const AngularMonomials& mono, c
     if (d < p.min_dist) ++short_pairs;
     min_distance = std::min(min_distance, d);
   }
-  // Radial basis (Eq. 4, distance part) by the Chebyshev recurrence applied to the products
-  // T_ξ(ρ)·(R_cut − r)² (it is linear, so the smoothing factor carries through).
   Q.resize(R, nn);
   dQ.resize(R, nn);
+  U.resize(mono.size(), nn);
+  if (nn == 0) return;  // an isolated atom (the row views below would offset a null pointer)
+  // Radial basis (Eq. 4, distance part) by the Chebyshev recurrence applied to the products
+  // T_ξ(ρ)·(R_cut − r)² (it is linear, so the smoothing factor carries through).
   const double span = p.max_dist - p.min_dist, drho = 2.0 / span;
   const Eigen::ArrayXd rho = (2.0 * r - (p.min_dist + p.max_dist)) / span;
   const Eigen::ArrayXd cut = p.max_dist - r;
@@ -89,7 +91,6 @@ void SiteGeometry::build(const MtpParameters& p, const AngularMonomials& mono, c
     dQ.row(x) = 2.0 * (drho * Q.row(x - 1) + rho.transpose() * dQ.row(x - 1)) - dQ.row(x - 2);
   }
   // Angular monomials x̂^a ŷ^b ẑ^c (Eq. 3), each from its parent.
-  U.resize(mono.size(), nn);
   U.row(0).setOnes();
   for (int m = 1; m < mono.size(); ++m) {
     const auto& e = mono.list[static_cast<std::size_t>(m)];
