@@ -152,26 +152,16 @@ int run_relax(const std::vector<std::string>& args) {
                  volume(f), volume(f) / static_cast<double>(f.size()), a.norm(), b.norm(), c.norm(), angle(b, c), angle(a, c),
                  angle(a, b));
     }
-    if (ok.relax_moments && ok.bound_moments && r.dE_dm.size() == f.size()) {
-      // A moment held at its bound by a magnetic force pointing out of the trained range: the
-      // model's minimum for it lies outside what it was trained on.
-      const auto [lo, hi] = ensemble.moment_bounds(f, ok.mode);
+    if (!rep.moments_pushed_out.empty()) {
       std::vector<int> pinned(static_cast<std::size_t>(p0.species_count), 0);
-      int count = 0;
-      for (Index i = 0; i < f.size(); ++i) {
-        const double tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
-        if ((f.magmoms[i] <= lo[i] + tol && r.dE_dm[i] > ok.mmax) || (f.magmoms[i] >= hi[i] - tol && r.dE_dm[i] < -ok.mmax))
-          ++pinned[static_cast<std::size_t>(f.species[i])], ++count;
-      }
-      if (count > 0) {
-        std::string which;
-        for (int t = 0; t < p0.species_count; ++t)
-          if (pinned[static_cast<std::size_t>(t)])
-            which += fmt::format("{}{} {}", which.empty() ? "" : ", ", pinned[static_cast<std::size_t>(t)],
-                                 names.empty() ? std::to_string(t) : names[t]);
-        fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} moments ({}) end at the edge of their trained range, "
-                           "pushed outwards: the model's minimum lies beyond the data\n", input, k + 1, count, which);
-      }
+      for (Index i : rep.moments_pushed_out) ++pinned[static_cast<std::size_t>(f.species[i])];
+      std::string which;
+      for (int t = 0; t < p0.species_count; ++t)
+        if (pinned[static_cast<std::size_t>(t)])
+          which += fmt::format("{}{} {}", which.empty() ? "" : ", ", pinned[static_cast<std::size_t>(t)],
+                               names.empty() ? std::to_string(t) : names[t]);
+      fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} moments ({}) end at the edge of their trained range, "
+                         "pushed outwards: the model's minimum lies beyond the data\n", input, k + 1, rep.moments_pushed_out.size(), which);
     }
     if (f.has_magmoms())
       for (int t = 0; t < p0.species_count; ++t) {

@@ -54,8 +54,7 @@ def cells():
 
 def moment_ranges(potential):
     """{species: M_max} [μB] from the potential's tag (mmtp:species=…;moment_max=…), or None."""
-    import re as _re
-    m = _re.search(r"mmtp:species=([^;\s]+);moment_max=([^;\s]+)", open(potential).read())
+    m = re.search(r"mmtp:species=([^;\s]+);moment_max=([^;\s]+)", open(potential).read())
     return dict(zip(m.group(1).split(","), map(float, m.group(2).split(",")))) if m else None
 
 

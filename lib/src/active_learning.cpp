@@ -182,10 +182,11 @@ class Loop {
       io::write_samples(cands.string(), as_samples(pool), o_.species);
       log_(fmt::format("explored {} structures", pool.size()));
     }
+    // As read back, so that a resumed run selects from exactly what was written.
+    const auto pool = as_candidates(io::read_samples(cands.string(), o_.species));
     if (!fs::exists(chosen)) {
       std::vector<Structure> known;
       for (const auto& s : data) known.push_back(s.structure);
-      const auto pool = as_candidates(io::read_samples(cands.string(), o_.species));
       SelectOptions so = o_.select;
       if (so.min_pair_distance == 0) {
         so.min_pair_distance = std::numeric_limits<double>::infinity();
@@ -196,7 +197,6 @@ class Loop {
       log_(fmt::format("selected {} of {} candidates", picked.size(), pool.size()));
     }
     auto selected = as_candidates(io::read_samples(chosen.string(), o_.species));
-    const auto pool = as_candidates(io::read_samples(cands.string(), o_.species));
     summary["selected"] = selected.size();
     summary["candidates"] = pool.size();
     if (!pool.empty()) {

@@ -5,8 +5,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <map>
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "mmtp/error.hpp"

@@ -453,6 +453,15 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     report.extrapolation = "the run started outside the trained region and ended there: " + kept_outside;
   }
   report.restarts = solver.restarts;
+  if (o.bound_moments && !coords.free_moments().empty() && report.result.mean.dE_dm.size() == report.structure.size()) {
+    const auto [lo, hi] = model.moment_bounds(report.structure, o.mode);
+    const VectorXd& m = report.structure.magmoms;
+    const VectorXd& dm = report.result.mean.dE_dm;
+    for (Index i : coords.free_moments()) {
+      const double tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
+      if ((m[i] <= lo[i] + tol && dm[i] > o.mmax) || (m[i] >= hi[i] - tol && dm[i] < -o.mmax)) report.moments_pushed_out.push_back(i);
+    }
+  }
   return report;
 }
 

@@ -76,7 +76,8 @@ def relax(atoms, potential, cell="full", moments=True, fmax=0.01, mmax=0.01, sma
     mmax [eV/μB], smax and pressure [eV/Å³]. Returns (a relaxed copy of atoms with its moments as
     initial_magmoms, a report dict: status "converged", "max_steps", "line_search_failed" or
     "extrapolation" (left the trained region: "extrapolation" says why), evaluations, energy,
-    forces, stress, ...). `potential` is a Potential or what Potential() takes."""
+    forces, stress, moments_pushed_out (atoms whose moment ends on its trained-range bound, pushed
+    outwards), ...). `potential` is a Potential or what Potential() takes."""
     pot = potential if isinstance(potential, Potential) else Potential(potential)
     symbols, positions, cell_rows, pbc, moments_in = _arrays(atoms)
     report = pot._impl.relax(symbols, positions, cell_rows, pbc, moments_in, cell, moments, fmax, mmax, smax, max_steps,

@@ -160,6 +160,7 @@ class Potential {
     d["status"] = mmtp::to_string(rep.status);
     d["evaluations"] = rep.evaluations;
     d["extrapolation"] = rep.extrapolation;
+    d["moments_pushed_out"] = rep.moments_pushed_out;
     d["fmax"] = rep.fmax, d["mmax"] = rep.mmax, d["smax"] = rep.smax;
     return d;
   }

@@ -73,6 +73,10 @@ struct RelaxReport {
   int restarts = 0;       ///< times the quasi-Newton memory was discarded after a failed line search
   double enthalpy = 0, fmax = 0, mmax = 0, smax = 0;  ///< at the returned point
   std::string extrapolation;  ///< why the run left the trained region (status extrapolation), else empty
+  /// Free atoms whose moment ends on its trained-range bound with |∂E/∂m| > mmax pointing out
+  /// of the range (bounded moment relaxation only): the model's minimum for them lies beyond
+  /// the data. 0-based indices into `structure`.
+  std::vector<Index> moments_pushed_out;
   Structure structure;    ///< the converged point, or the best (lowest enthalpy) accepted point
   EnsembleResult result;  ///< its evaluation
 };
