@@ -135,6 +135,7 @@ int run_serve(const std::vector<std::string>& args) {
   };
   std::map<int, BeadMoments> beads;
   std::vector<int> moment_evaluations;  // per request, for the summary
+  long pushed_requests = 0;             // requests whose relaxed moments end pushed against a bound
   const auto [lower, upper] = ensemble.moment_bounds(tmpl, relax_options.mode);
   const bool periodic = tmpl.pbc[0] || tmpl.pbc[1] || tmpl.pbc[2];
 
@@ -155,6 +156,12 @@ int run_serve(const std::vector<std::string>& args) {
       MomentRelaxReport rep = relax_moments(ensemble, s, relax_options, &bead.history);
       moment_evaluations.push_back(rep.evaluations);
       notes.moment_relaxation = to_string(rep.status);
+      notes.moments_pushed_out = rep.moments_pushed_out;
+      if (!rep.moments_pushed_out.empty() && pushed_requests++ == 0)
+        fmt::print(stderr,
+                   "mmtp-driver: warning: request {}: {} moments end at the edge of their trained range, pushed outwards: "
+                   "the model's minimum lies beyond the data (said once; each request's extras list them)\n",
+                   request, rep.moments_pushed_out.size());
       if (rep.status != RelaxStatus::converged) {
         const std::string what = fmt::format("request {}: the moment relaxation did not converge ({}, max|dE/dm| = {:.3g} eV/μB{})",
                                              request, to_string(rep.status), rep.mmax, rep.newton ? ", projected Newton too" : "");
@@ -185,6 +192,9 @@ int run_serve(const std::vector<std::string>& args) {
       std::sort(moment_evaluations.begin(), moment_evaluations.end());
       fmt::print(stderr, "mmtp-driver: moment relaxations: median {} moment-only evaluations per request (max {})\n",
                  moment_evaluations[moment_evaluations.size() / 2], moment_evaluations.back());
+      if (pushed_requests > 0)
+        fmt::print(stderr, "mmtp-driver: warning: in {} of {} requests moments ended at the edge of their trained range, pushed outwards\n",
+                   pushed_requests, moment_evaluations.size());
     }
   } catch (const Stopped&) {
     fmt::print(stderr, "mmtp-driver: stopped by a signal after {} requests\n", client.requests_served());

@@ -324,6 +324,18 @@ void RelaxOptions::validate(Index natoms) const {
     fail(fmt::format("fixed_moments has {} entries for {} atoms", fixed_moments.size(), natoms));
 }
 
+std::vector<Index> moments_pushed_out(const Ensemble& model, const Structure& s, const VectorXd& dE_dm, EvalMode mode,
+                                      const std::vector<Index>& atoms, double mmax) {
+  std::vector<Index> out;
+  if (!s.has_magmoms() || dE_dm.size() != s.size()) return out;
+  const auto [lo, hi] = model.moment_bounds(s, mode);
+  for (Index i : atoms) {
+    const double m = s.magmoms[i], tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
+    if ((m <= lo[i] + tol && dE_dm[i] > mmax) || (m >= hi[i] - tol && dE_dm[i] < -mmax)) out.push_back(i);
+  }
+  return out;
+}
+
 RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOptions& o, const RelaxObserver& observe) {
   start.validate();
   o.validate(start.size());
@@ -453,15 +465,9 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
     report.extrapolation = "the run started outside the trained region and ended there: " + kept_outside;
   }
   report.restarts = solver.restarts;
-  if (o.bound_moments && !coords.free_moments().empty() && report.result.mean.dE_dm.size() == report.structure.size()) {
-    const auto [lo, hi] = model.moment_bounds(report.structure, o.mode);
-    const VectorXd& m = report.structure.magmoms;
-    const VectorXd& dm = report.result.mean.dE_dm;
-    for (Index i : coords.free_moments()) {
-      const double tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
-      if ((m[i] <= lo[i] + tol && dm[i] > o.mmax) || (m[i] >= hi[i] - tol && dm[i] < -o.mmax)) report.moments_pushed_out.push_back(i);
-    }
-  }
+  if (o.bound_moments)
+    report.moments_pushed_out = moments_pushed_out(model, report.structure, report.result.mean.dE_dm, o.mode,
+                                                   coords.free_moments(), o.mmax);
   return report;
 }
 
@@ -561,6 +567,7 @@ MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const Momen
   report.mmax = projected_max(m, g, p.lb, p.ub);
   s.magmoms = m;
   report.result = model.evaluate(s, o.mode);  // forces and virial once, at the result
+  if (o.bound_moments) report.moments_pushed_out = moments_pushed_out(model, s, report.result.mean.dE_dm, o.mode, atoms, o.mmax);
   return report;
 }
 

@@ -62,7 +62,8 @@ class Potential:
 
     def relax_moments(self, atoms, mmax=1e-4, max_steps=500, bound_moments=True):
         """evaluate() at the moments that minimise E at fixed positions and cell (bounded to each
-        species' trained range); "magmoms" holds them, "moment_relaxation" the outcome."""
+        species' trained range); "magmoms" holds them, "moment_relaxation" the outcome and
+        "moments_pushed_out" the atoms (0-based) left on a range bound by an outward force."""
         symbols, positions, cell, pbc, moments = _arrays(atoms)
         if moments is None:
             raise ValueError("relaxing moments needs initial moments (atoms.set_initial_magnetic_moments)")

@@ -129,6 +129,7 @@ class Potential {
     py::dict d = results(s, rep.result, region_);
     d["moment_relaxation"] = mmtp::to_string(rep.status);
     d["moment_evaluations"] = rep.evaluations;
+    d["moments_pushed_out"] = rep.moments_pushed_out;
     return d;
   }
 

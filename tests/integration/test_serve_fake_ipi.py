@@ -89,11 +89,16 @@ def relax(args, d):
     x = json.loads(extras)
     # Converged on the gradient projected on the bounds |m| <= 3 μB (the potential's range):
     # free moments have dE/dm = 0, moments at a bound are pushed outwards.
-    for m, g in zip(x["magmom"], np.array(x["dE_dm"]) * 27.21138602):
+    pushed = []
+    for i, (m, g) in enumerate(zip(x["magmom"], np.array(x["dE_dm"]) * 27.21138602)):
         if abs(m) < 3 - 1e-9:
             assert abs(g) <= 1e-6, (x["magmom"], x["dE_dm"])
         else:
             assert g * np.sign(m) <= 0, (x["magmom"], x["dE_dm"])
+            if abs(g) > 1e-6:
+                pushed.append(i)
+    # The atoms held at a bound by an outward force are listed (and said once on stderr).
+    assert pushed and x["moments_pushed_out"] == pushed, (pushed, x)
     # Envelope theorem: forces of the moment-relaxed state are total derivatives.
     h = 1e-4
     for atom, axis in [(0, 0), (2, 1), (3, 2)]:
@@ -106,7 +111,9 @@ def relax(args, d):
     e_other_bead = call(pos, rid=5)[0]
     assert abs(e_other_bead - e) <= 1e-6 * abs(e)
     server.send(header("EXIT"))
-    finish(server, proc)
+    err = finish(server, proc)
+    assert err.count("end at the edge of their trained range, pushed outwards") == 1, err
+    assert "moments ended at the edge of their trained range" in err, err
 
 
 def unconverged(args, d):

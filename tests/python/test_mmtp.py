@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from ase import units
+from ase import Atoms, units
 from ase.build import bulk
 from ase.calculators.socketio import SocketIOCalculator
 from ase.constraints import UnitCellFilter
@@ -103,6 +103,15 @@ def test_relaxed_moments_equal_serve(tmp_path):
     assert e == pytest.approx(es, rel=1e-9)  # ASE's Hartree and Bohr differ from ours by ~1e-10
     np.testing.assert_allclose(f, fs, atol=1e-6)  # moments converged to |dE/dm| <= 1e-4 from inputs 1e-10 apart
     assert np.abs(m).max() > 0.3  # the Fe moments stay magnetic
+    # The atoms left on a range bound by an outward force are exactly those the report lists.
+    # Converged (projected |dE/dm| <= 1e-4): a larger dE/dm only on a bound, outward if m·dE/dm < 0.
+    # tric4_2sp_mag.cfg with rand16_2sp_mag2.mtp (the serve test's case) ends with moments on a bound.
+    tric = Atoms("FeAlFeAl", cell=[[3.1, 0.2, -0.1], [0.4, 2.9, 0.3], [-0.2, 0.5, 3.3]], pbc=True,
+                 positions=[[0.066, 0.033, 0.001], [1.798, 1.511, 0.191], [1.429, 0.44, 1.643], [0.149, 1.774, 1.709]],
+                 magmoms=[0.029124166425, -0.84004626482, 0.3042736312, -0.081524952344])
+    r = mmtp.Potential([os.path.join(DATA, "rand16_2sp_mag2.mtp")], species=["Fe", "Al"]).relax_moments(tric)
+    pushed = [i for i, (mi, g) in enumerate(zip(r["magmoms"], r["dE_dm"])) if abs(g) > 1e-4 and mi * g < 0]
+    assert pushed and r["moments_pushed_out"] == pushed, (r["magmoms"], r["dE_dm"], r["moments_pushed_out"])
 
 
 def test_ase_cell_filter_relaxes_with_the_calculator():

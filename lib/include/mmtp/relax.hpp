@@ -107,8 +107,15 @@ struct MomentRelaxReport {
   int evaluations = 0;    ///< moment-only evaluations (E and ∂E/∂m), plus one full one at the end
   bool newton = false;    ///< L-BFGS failed and projected Newton on the moment block was used
   double mmax = 0.0;      ///< max |∂E/∂m| at the returned point, projected on the bounds [eV/μB]
+  std::vector<Index> moments_pushed_out;  ///< as RelaxReport::moments_pushed_out (bounded moments only)
   EnsembleResult result;  ///< full evaluation (forces, virial) at the returned moments
 };
+
+/// The atoms among `atoms` (0-based) whose moment lies on its trained-range bound (Ensemble::
+/// moment_bounds for `mode`) with |dE_dm| > mmax [eV/μB] pointing out of the range: where the
+/// model's minimum lies beyond the data. Empty when `s` has no moments or dE_dm has another size.
+std::vector<Index> moments_pushed_out(const Ensemble& model, const Structure& s, const Eigen::VectorXd& dE_dm,
+                                      EvalMode mode, const std::vector<Index>& atoms, double mmax);
 
 /// Quasi-Newton memory of the moment block, kept from one relax_moments call to the next.
 struct MomentRelaxHistory {

@@ -87,7 +87,10 @@ std::string extras_json(const Result& mean, const std::vector<Result>& members, 
   j["short_pairs"] = mean.extrapolation.short_pairs;
   j["moments_out_of_range"] = mean.extrapolation.moments_out_of_range;
   j["extrapolation"] = notes.extrapolation;
-  if (!notes.moment_relaxation.empty()) j["moment_relaxation"] = notes.moment_relaxation;
+  if (!notes.moment_relaxation.empty()) {
+    j["moment_relaxation"] = notes.moment_relaxation;
+    j["moments_pushed_out"] = notes.moments_pushed_out;
+  }
   if (members.size() >= 2) {
     auto& pot = j["committee_pot"] = nlohmann::json::array();
     auto& force = j["committee_force"] = nlohmann::json::array();

@@ -35,11 +35,12 @@ std::vector<char> force_ready(const Result& r, std::string_view extras);
 struct ExtrasNotes {
   std::string extrapolation;      ///< why the point lies outside the trained region; empty inside
   std::string moment_relaxation;  ///< outcome of the per-request moment relaxation; empty with fixed moments
+  std::vector<Index> moments_pushed_out;  ///< 0-based atoms the relaxation left on a range bound, pushed outwards
 };
 
 /// One JSON object for the extras: `magmom` [μB], `dE_dm` [Ha/μB], `short_pairs`,
 /// `moments_out_of_range`, `extrapolation` (text, "" inside the trained region), with moment
-/// relaxation `moment_relaxation` (its outcome); with ≥ 2 members also `committee_pot` [K] (Ha),
+/// relaxation `moment_relaxation` (its outcome) and `moments_pushed_out` (0-based atoms); with ≥ 2 members also `committee_pot` [K] (Ha),
 /// `committee_force` [K][3N] (Ha/Bohr) and `committee_virial` [K][9] (Ha), the layout of
 /// i-PI's `<ffcommittee><parse_json>true</parse_json>`. Never uses the keys i-PI reserves
 /// (`raw`, `pot`, `force`, `virial`, `uncertainty`). Throws mmtp::Error on non-finite numbers.
