@@ -20,7 +20,7 @@ namespace po = boost::program_options;
 int main(int argc, char** argv) {
   return mmtp::cli::run("mmtp-fit", [&] {
   std::vector<std::string> train_files, valid_files;
-  std::string out, tmpl, species, mmax;
+  std::string out, tmpl, species, mmax, fit_mmax;
   int level = 12;
   double valid_fraction = 0.0;
   mmtp::fit::EnsembleOptions eo;
@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
       "radial-basis-size", po::value(&bo.radial_basis_size)->default_value(bo.radial_basis_size), "Chebyshev functions in distance")(
       "magnetic-basis-size", po::value(&bo.magnetic_basis_size)->default_value(bo.magnetic_basis_size), "Chebyshev functions per moment")(
       "mmax", po::value(&mmax), "moment range per species [μB], e.g. Fe=3,Al=0.1 (or one number for all); default: largest |m| of each species in TRAIN")(
+      "fit-mmax", po::value(&fit_mmax), "moment range per species of the basis while training [μB] (as --mmax; default: "
+      "--mmax); the members are then re-expanded exactly onto --mmax. Wider conditions the fit of small moments")(
       "ensemble", po::value(&eo.members)->default_value(eo.members), "members (seeds s … s+K−1)")(
       "seed", po::value(&eo.train.seed)->default_value(1), "first seed")("bootstrap", "resample TRAIN per member")(
       "max-iter", po::value(&eo.train.max_iter)->default_value(eo.train.max_iter), "L-BFGS iterations")(
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
   valid.insert(valid.end(), split.valid.begin(), split.valid.end());
   if (train.empty()) throw mmtp::Error("empty training set");
   bo.moment_max = mmtp::cli::per_species_values(mmax, names, "--mmax");
+  eo.fit_moment_max = mmtp::cli::per_species_values(fit_mmax, names, "--fit-mmax");
 
   // The starting potential: a template's alpha tables with this run's sizes (a trained
   // template keeps its coefficients and sizes).

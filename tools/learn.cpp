@@ -32,7 +32,7 @@ namespace {
 
 /// Everything the config file says (keys as in README: mmtp-learn).
 struct Config {
-  std::string species, mmax;
+  std::string species, mmax, fit_mmax;
   std::vector<std::string> train, heldout;
   double valid_fraction = 0.15;
   int level = 16, iterations = 3;
@@ -58,7 +58,7 @@ Config read_config(const std::string& path, const fs::path& base) {
       "heldout", po::value(&c.heldout))("valid-fraction", po::value(&c.valid_fraction))("level", po::value(&c.level))(
       "iterations", po::value(&c.iterations))("rmin", po::value(&c.basis.rmin))("rcut", po::value(&c.basis.rcut))(
       "radial-basis-size", po::value(&c.basis.radial_basis_size))("magnetic-basis-size", po::value(&c.basis.magnetic_basis_size))(
-      "mmax", po::value(&c.mmax))("ensemble", po::value(&c.fit.members))("seed", po::value(&c.fit.train.seed))(
+      "mmax", po::value(&c.mmax))("fit-mmax", po::value(&c.fit_mmax))("ensemble", po::value(&c.fit.members))("seed", po::value(&c.fit.train.seed))(
       "bootstrap", po::value(&c.fit.bootstrap))("max-iter", po::value(&c.fit.train.max_iter))(
       "refit-max-iter", po::value(&c.refit_max_iter))("warm-start", po::value(&c.warm_start))(
       "w-energy", po::value(&c.fit.train.weights.energy))("w-force", po::value(&c.fit.train.weights.force))(
@@ -156,6 +156,7 @@ mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::st
   o.basis = c.basis;
   o.basis.moment_max = mmtp::cli::per_species_values(c.mmax, names, "mmax");
   o.fit = c.fit;
+  o.fit.fit_moment_max = mmtp::cli::per_species_values(c.fit_mmax, names, "fit-mmax");
   o.refit_max_iter = c.refit_max_iter;
   o.warm_start = c.warm_start;
   o.select = c.select;

@@ -137,35 +137,48 @@ void transform_pairs(MtpParameters& p, const std::vector<Eigen::MatrixXd>& L) {
 
 }  // namespace
 
+MtpParameters with_moment_ranges(const MtpParameters& p, const std::vector<double>& moment_max) {
+  if (static_cast<int>(moment_max.size()) != p.species_count)
+    throw InputError(fmt::format("{} moment ranges for species_count = {}", moment_max.size(), p.species_count));
+  for (double m : moment_max)
+    if (!(m > 0) || !std::isfinite(m)) throw InputError(fmt::format("moment range {} μB must be positive", m));
+  MtpParameters q = p;
+  q.moment_max = moment_max;
+  if (!p.magnetic) return q;
+  if (p.moment_max.empty() && !(p.max_val > 0 && p.min_val == -p.max_val))
+    throw InputError(fmt::format("per-species moment ranges need a symmetric file range, got [{}, {}]", p.min_val, p.max_val));
+  std::vector<Eigen::MatrixXd> L;  // T_a(m/old) = Σ_b L(a, b)·T_b(m/new), with m/old = (new/old)·(m/new)
+  for (int t = 0; t < p.species_count; ++t)
+    L.push_back(chebyshev_rescaling(moment_max[static_cast<std::size_t>(t)] / p.moment_range(t).second, p.magnetic_basis_size));
+  transform_pairs(q, L);
+  q.max_val = *std::max_element(moment_max.begin(), moment_max.end());
+  q.min_val = -q.max_val;
+  return q;
+}
+
 MtpParameters to_common_moment_range(const MtpParameters& p) {
   if (p.moment_max.empty() || !p.magnetic) return p;
-  MtpParameters q = p;
   const double G = *std::max_element(p.moment_max.begin(), p.moment_max.end());
-  std::vector<Eigen::MatrixXd> L;
-  for (double m : p.moment_max) L.push_back(chebyshev_rescaling(G / m, p.magnetic_basis_size));
-  transform_pairs(q, L);
+  MtpParameters q = with_moment_ranges(p, std::vector<double>(p.moment_max.size(), G));
   q.moment_max.clear();
-  q.min_val = -G;
-  q.max_val = G;
   return q;
 }
 
 MtpParameters to_species_moment_ranges(const MtpParameters& p, const std::vector<double>& moment_max) {
-  MtpParameters q = p;
-  q.moment_max = moment_max;
-  if (!p.magnetic) return q;
+  if (!p.magnetic) {
+    MtpParameters q = p;
+    q.moment_max = moment_max;
+    return q;
+  }
   const double G = p.max_val;
   if (!(G > 0) || p.min_val != -G)
     throw InputError(fmt::format("per-species moment ranges need a symmetric file range, got [{}, {}]", p.min_val, p.max_val));
-  std::vector<Eigen::MatrixXd> L;
-  for (double m : moment_max) {
+  for (double m : moment_max)
     if (!(m > 0) || m > G * (1 + 1e-12))
       throw InputError(fmt::format("moment range {} μB is not in (0, {}] (the file's range)", m, G));
-    L.push_back(chebyshev_rescaling(G / m, p.magnetic_basis_size).inverse());
-  }
-  if (static_cast<int>(L.size()) != p.species_count)
-    throw InputError(fmt::format("{} moment ranges for species_count = {}", L.size(), p.species_count));
-  transform_pairs(q, L);
+  MtpParameters q = with_moment_ranges(p, moment_max);
+  q.min_val = p.min_val;  // the file's range stays: it is the widest of moment_max up to rounding
+  q.max_val = p.max_val;
   return q;
 }
 

@@ -175,5 +175,29 @@ TEST(MtpFile, PerSpeciesMomentRangesConvertExactlyToOneRange) {
   std::remove(plain.c_str());
 }
 
+TEST(MtpFile, MomentRangesWidenAndNarrowExactly) {
+  // The same E(r, m) on wider and narrower per-species ranges, and back to the original numbers.
+  MtpParameters p = test::load("rand12_2sp_mag2_R8.mtp").parameters();
+  p.moment_max = {3.0, 0.1};
+  Structure s = test::structure("tric4_2sp_mag.cfg");
+  for (Index i = 0; i < s.size(); ++i)
+    if (s.species[i] == 1) s.magmoms[i] = 0.07 * std::sin(1.0 + i);
+  const Result a = MagneticMtp(p).evaluate(s);
+  for (const std::vector<double>& ranges : {std::vector<double>{3.0, 0.3}, {9.0, 3.0}, {1.0, 0.08}}) {
+    const MtpParameters q = with_moment_ranges(p, ranges);
+    EXPECT_EQ(q.moment_max, ranges);
+    EXPECT_EQ(q.max_val, std::max(ranges[0], ranges[1]));
+    const Result b = MagneticMtp(q).evaluate(s);
+    EXPECT_NEAR(b.energy, a.energy, 1e-10 * std::abs(a.energy));
+    EXPECT_LE((b.forces - a.forces).cwiseAbs().maxCoeff(), 1e-10 * a.forces.cwiseAbs().maxCoeff());
+    EXPECT_LE((b.dE_dm - a.dE_dm).cwiseAbs().maxCoeff(), 1e-10 * a.dE_dm.cwiseAbs().maxCoeff());
+    const MtpParameters back = with_moment_ranges(q, p.moment_max);
+    for (std::size_t k = 0; k < p.radial_coeffs.size(); ++k)
+      EXPECT_NEAR(back.radial_coeffs[k], p.radial_coeffs[k], 1e-12 * (1 + std::abs(p.radial_coeffs[k])));
+  }
+  EXPECT_THROW(with_moment_ranges(p, {3.0}), InputError);
+  EXPECT_THROW(with_moment_ranges(p, {3.0, 0.0}), InputError);
+}
+
 }  // namespace
 }  // namespace mmtp

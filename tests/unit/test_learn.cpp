@@ -11,6 +11,8 @@
 #include "helpers.hpp"
 #include "mmtp/error.hpp"
 #include "mmtp/fit/committee.hpp"
+#include "mmtp/fit/objective.hpp"
+#include "mmtp/moment_basis.hpp"
 #include "mmtp/ipi/wire.hpp"
 #include "mmtp/units.hpp"
 
@@ -73,6 +75,39 @@ TEST(Committee, ValidationSplitKeepsEveryCompositionInTraining) {
   for (const auto& s : split.train) lone_in_train = lone_in_train || s.structure.size() == 4;
   EXPECT_TRUE(lone_in_train);
   EXPECT_THROW(fit::split_validation(data, 1.0, 1, 2), InputError);
+}
+
+TEST(Committee, TrainingOnWiderMomentRangesReturnsTheStartsRanges) {
+  // fit_moment_max changes only the parametrisation: each member comes back on its start's
+  // ranges, and its objective there is the loss training reported on the wider ones.
+  std::vector<Sample> data;
+  const MagneticMtp truth = test::load("rand08_2sp.mtp");
+  for (const char* name : {"tric4_2sp_mag.cfg", "bcc16_2sp_mag.cfg"}) {
+    Sample smp;
+    smp.structure = test::structure(name);
+    const Result r = truth.evaluate(smp.structure, EvalMode::raw);
+    smp.energy = r.energy;
+    smp.forces = r.forces;
+    data.push_back(smp);
+  }
+  fit::BasisOptions bo;
+  bo.magnetic_basis_size = 3;
+  bo.moment_max = {2.0, 0.5};
+  const MtpParameters start = fit::untrained_potential(moment_tensor_basis(6), {"Fe", "Al"}, bo, data);
+  fit::EnsembleOptions o;
+  o.members = 2;
+  o.train.max_iter = 30;
+  o.fit_moment_max = {0.0, 2.0};  // Fe on its own range, Al on ±2 μB
+  const auto reports = fit::train_ensemble({start}, data, o);
+  const fit::Dataset dataset(start, data);
+  for (const auto& r : reports) {
+    EXPECT_EQ(r.params.moment_max, bo.moment_max);
+    EXPECT_EQ(r.params.max_val, 2.0);
+    const double loss = fit::objective(r.params, dataset, o.train.weights, o.train.mode, nullptr);
+    EXPECT_NEAR(loss, r.loss, 1e-9 * r.loss);
+  }
+  o.fit_moment_max = {-1.0, 2.0};
+  EXPECT_THROW(fit::train_ensemble({start}, data, o), InputError);
 }
 
 Ensemble toy_committee() {

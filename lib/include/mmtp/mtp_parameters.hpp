@@ -80,6 +80,13 @@ struct MtpParameters {
   int type_of(const std::string& symbol) const;
 };
 
+/// The same potential (the same E(r, m) for every moment) on the per-species moment ranges
+/// [−moment_max[z], moment_max[z]] [μB], wider or narrower than p's own (p.moment_max, or the
+/// symmetric file range): each pair's coefficients are re-expanded exactly in the new
+/// T_a(m_i/M_i)·T_b(m_j/M_j). [min_val, max_val] becomes ±max(moment_max). Throws InputError for
+/// a count other than species_count, a range ≤ 0, or an asymmetric file range without moment_max.
+MtpParameters with_moment_ranges(const MtpParameters& p, const std::vector<double>& moment_max);
+
 /// The same potential with one moment range [−G, G] for every species, G = max_z M_max^z, as
 /// MLIP-3 files hold it: each pair's coefficients c[..][a][b] of T_a(m_i/M_i)·T_b(m_j/M_j) are
 /// re-expanded exactly in T_a(m_i/G)·T_b(m_j/G) (polynomials of degree < M are closed under

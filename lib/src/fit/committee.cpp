@@ -80,6 +80,8 @@ void EnsembleOptions::validate() const {
   member.validate();
   if (members < 1 || members > 100) throw InputError(fmt::format("committee size {} is not in 1..100", members));
   if (train.checkpoint_every > 0 && checkpoint_prefix.empty()) throw InputError("checkpoints need a file prefix");
+  for (double m : fit_moment_max)
+    if (!(m >= 0) || !std::isfinite(m)) throw InputError(fmt::format("fit moment range {} μB must be >= 0", m));
 }
 
 std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts, const std::vector<Sample>& data,
@@ -98,6 +100,7 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
       TrainOptions o = options.train;
       o.seed = options.train.seed + static_cast<unsigned>(k);
       MtpParameters start = starts[starts.size() == 1 ? 0 : static_cast<std::size_t>(k)];
+      const MtpParameters target = start;  // the ranges the member is returned on
       if (!options.checkpoint_prefix.empty()) {
         o.checkpoint = checkpoint_path(options.checkpoint_prefix, k);
         if (options.resume && ::access(o.checkpoint.c_str(), R_OK) == 0) {
@@ -118,8 +121,21 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
       auto member_progress = [&](const TrainProgress& p) {
         if (progress) progress(k, p);
       };
-      reports[static_cast<std::size_t>(k)] = train(start, dataset, o, member_progress, multiplicity);
-      reports[static_cast<std::size_t>(k)].params.species_names = start.species_names;
+      const bool refit_ranges = !options.fit_moment_max.empty() && target.magnetic;
+      std::vector<double> own, fit;  // the start's ranges and the training ones (0: the start's)
+      for (int t = 0; t < target.species_count && refit_ranges; ++t) {
+        own.push_back(target.moment_range(t).second);
+        const double f = t < static_cast<int>(options.fit_moment_max.size()) ? options.fit_moment_max[t] : 0.0;
+        fit.push_back(f > 0 ? f : own.back());
+      }
+      if (refit_ranges) start = with_moment_ranges(start, fit);
+      TrainReport& report = reports[static_cast<std::size_t>(k)];
+      report = train(start, dataset, o, member_progress, multiplicity);
+      if (refit_ranges) {
+        report.params = with_moment_ranges(report.params, own);
+        if (target.moment_max.empty()) report.params = to_common_moment_range(report.params);
+      }
+      report.params.species_names = start.species_names;
     } catch (...) {
 #pragma omp critical
       if (!error) error = std::current_exception();
