@@ -17,6 +17,7 @@ int run_eval(const std::vector<std::string>& args) {
   double committee_alpha = 0.0;
   std::string input, output, species;
   int threads = 0;
+  TrainedRegion region;
   po::options_description opts(
       "mmtp-driver eval -p POT.mtp [-p POT2.mtp ...] INPUT.{cfg,xyz} -o OUTPUT.{cfg,xyz} [options]\n"
       "Evaluates every structure of INPUT (format by content) and writes energy [eV], forces [eV/Å],\n"
@@ -30,12 +31,15 @@ int run_eval(const std::vector<std::string>& args) {
       "output,o", po::value(&output)->required(), "output file: .cfg or .xyz/.extxyz")(
       "raw", "plain E(M) as MLIP-3 computes it, instead of E_symm = (E(M)+E(-M))/2")(
       "species", po::value(&species), "element of each potential type, e.g. Fe,Al (type 0 = Fe)")(
+      "max-std", po::value(&region.max_std)->default_value(region.max_std),
+      "committee std of E [eV/atom] above which a structure is announced as outside the trained region (0 = off)")(
       "threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = OMP_NUM_THREADS or all cores)");
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
   if (!cli::parse(args, opts, pos, vm)) return 0;
   cli::set_threads(threads);
+  region.validate();
   const Ensemble ensemble = cli::load_ensemble(potentials, species, committee_alpha);
   const auto& names = ensemble.members().front().parameters().species_names;
   const EvalMode mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
@@ -51,13 +55,9 @@ int run_eval(const std::vector<std::string>& args) {
       fmt::print(stderr, "mmtp-driver: warning: {}: no magnetic moments given; MLIP-3's convention applies "
                          "(every magnetic basis function = 1)\n", input);
     const EnsembleResult r = ensemble.evaluate(s, mode);
-    const auto& x = r.mean.extrapolation;
-    if (x.short_pairs)
-      fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} pairs closer than min_dist = {} Å (shortest {:.4f} Å)\n",
-                 input, k + 1, x.short_pairs, p0.min_dist, x.min_distance);
-    if (x.moments_out_of_range)
-      fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} moments outside the trained range [{}, {}] μB\n", input,
-                 k + 1, x.moments_out_of_range, p0.min_val, p0.max_val);
+    const std::string outside = extrapolation_cause(r, s.size(), region);
+    if (!outside.empty())
+      fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: outside the trained region: {}\n", input, k + 1, outside);
     const double max_force = s.size() ? r.mean.forces.colwise().norm().maxCoeff() : 0.0;
     fmt::print("structure {}: {} atoms  E = {:.6f} eV ({:.6f} eV/atom)  max|F| = {:.4f} eV/Å", k + 1, s.size(),
                r.mean.energy, r.mean.energy / static_cast<double>(std::max<Index>(1, s.size())), max_force);

@@ -50,6 +50,13 @@ def main():
     assert_close([e[0]], [(e[1] + e[2]) / 2], 1e-12, "committee mean")
     std = float(read_cfg(out)[0]["energy_std"])
     assert_close([std], [abs(e[1] - e[2]) / 2], 1e-10, "committee std")
+    # A committee std above --max-std [eV/atom] is announced on stderr (0 switches it off).
+    r = run([args.driver, "eval", "-p", data(args, "rand16_2sp_mag2.mtp"), "-p", data(args, "rand12_2sp_mag2_R8.mtp"), src,
+             "-o", out, "--max-std", str(0.5 * std / 4)])
+    assert re.search(r"structure 1: outside the trained region: .*committee std [0-9.]+ eV/atom above max_std", r.stderr), r.stderr
+    r = run([args.driver, "eval", "-p", data(args, "rand16_2sp_mag2.mtp"), "-p", data(args, "rand12_2sp_mag2_R8.mtp"), src,
+             "-o", out, "--max-std", "0"])
+    assert "committee std" not in r.stderr, r.stderr
 
     # Errors: one line "mmtp-driver: FILE:LINE: what", exit 1, no output file left behind.
     bad = os.path.join(d, "bad.mtp")
