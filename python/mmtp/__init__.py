@@ -94,13 +94,15 @@ def relax(atoms, potential, cell="full", moments=True, fmax=0.01, mmax=0.01, sma
 
 def fit(train, prefix, species, valid=(), level=16, template="", radial_basis_size=8, magnetic_basis_size=2, rmin=2.1,
         rcut=4.5, mmax=None, ensemble=5, seed=1, bootstrap=False, max_iter=1000, valid_fraction=0.0, w_energy=1.0,
-        w_force=0.01, w_stress=0.001, w_magnetic=0.01, l2=0.0):
+        w_force=0.01, w_stress=0.001, w_magnetic=0.01, l2=0.0, fit_mmax=None):
     """Trains a committee (mmtp-fit): labelled files (ABINIT .abo, cfg, extxyz) → PREFIX.K.mtp and
-    PREFIX.report.json. mmax: {"Fe": 3, "Al": 0.1} moment ranges [μB] (default: the data's).
+    PREFIX.report.json. mmax: {"Fe": 3, "Al": 0.1} moment ranges [μB] (default: the data's);
+    fit_mmax: the same for the basis while training (mmtp-fit --fit-mmax; default: mmax).
     Returns the report (a dict; errors in meV/atom, eV/Å, GPa, eV/μB)."""
     species = list(species)
     ranges = [float((mmax or {}).get(s, 0.0)) for s in species] if mmax else []
+    fit_ranges = [float((fit_mmax or {}).get(s, 0.0)) for s in species] if fit_mmax else []
     text = _mmtp.fit([str(f) for f in train], [str(f) for f in valid], str(prefix), species, level, str(template),
                      radial_basis_size, magnetic_basis_size, rmin, rcut, ranges, ensemble, seed, bootstrap, max_iter,
-                     valid_fraction, w_energy, w_force, w_stress, w_magnetic, l2)
+                     valid_fraction, w_energy, w_force, w_stress, w_magnetic, l2, fit_ranges)
     return json.loads(text)

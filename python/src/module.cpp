@@ -177,7 +177,7 @@ std::string fit(const std::vector<std::string>& train_files, const std::vector<s
                 std::vector<std::string> species, int level, const std::string& template_file, int radial_basis_size,
                 int magnetic_basis_size, double rmin, double rcut, const std::vector<double>& moment_max, int members,
                 unsigned seed, bool bootstrap, int max_iter, double valid_fraction, double w_energy, double w_force,
-                double w_stress, double w_magnetic, double l2) {
+                double w_stress, double w_magnetic, double l2, const std::vector<double>& fit_moment_max) {
   std::vector<std::string> warnings;
   auto train = mmtp::io::read_labelled(train_files, species, {}, warnings);
   auto valid = mmtp::io::read_labelled(valid_files, species, {}, warnings);
@@ -195,6 +195,7 @@ std::string fit(const std::vector<std::string>& train_files, const std::vector<s
   o.members = members, o.bootstrap = bootstrap;
   o.train.seed = seed, o.train.max_iter = max_iter;
   o.train.weights = {w_energy, w_force, w_stress, w_magnetic, l2};
+  o.fit_moment_max = fit_moment_max;
   const auto summary = mmtp::fit::fit_committee({start}, split.train, valid, o, prefix, {"mmtp.fit", prefix});
   return mmtp::fit::report_json(summary);
 }
@@ -230,5 +231,5 @@ PYBIND11_MODULE(_mmtp, m) {
         py::arg("template"), py::arg("radial_basis_size"), py::arg("magnetic_basis_size"), py::arg("rmin"), py::arg("rcut"),
         py::arg("moment_max"), py::arg("members"), py::arg("seed"), py::arg("bootstrap"), py::arg("max_iter"),
         py::arg("valid_fraction"), py::arg("w_energy"), py::arg("w_force"), py::arg("w_stress"), py::arg("w_magnetic"),
-        py::arg("l2"));
+        py::arg("l2"), py::arg("fit_moment_max"));
 }

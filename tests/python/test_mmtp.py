@@ -128,7 +128,7 @@ def test_relax_and_fit(tmp_path):
     assert report["status"] in ("converged", "extrapolation")
     assert abs(relaxed.get_volume() / b2().get_volume() - 1) < 0.1
     abo = [os.path.join(DATA, "abinit", f"{n}.abo") for n in ("b2-00", "b2-ideal-m00")]
-    rep = mmtp.fit(abo, tmp_path / "fit", species=["Fe", "Al"], level=6, ensemble=2, max_iter=20)
+    rep = mmtp.fit(abo, tmp_path / "fit", species=["Fe", "Al"], level=6, ensemble=2, max_iter=20, fit_mmax={"Al": 3.0})
     assert len(rep["members"]) == 2 and rep["train_structures"] == 2
     assert os.path.exists(tmp_path / "fit.0.mtp") and os.path.exists(tmp_path / "fit.report.json")
     assert mmtp.Potential([tmp_path / "fit.0.mtp", tmp_path / "fit.1.mtp"]).species == ["Fe", "Al"]

@@ -28,9 +28,10 @@ struct EnsembleOptions {
   std::string checkpoint_prefix;
   bool resume = false;
   /// Moment range per species of the Chebyshev basis while training [μB] (empty or 0: each
-  /// start's own). Checkpoints hold these ranges. Members train on these ranges (with_moment_ranges: the same model space) and are
-  /// re-expanded exactly onto their start's ranges when done. A wider range conditions the fit
-  /// of a species with small moments: ∂E/∂m weighs its moment-basis coefficients by 1/M_max².
+  /// start's own). Members train on these ranges (with_moment_ranges: the same model space;
+  /// checkpoints hold them) and are re-expanded exactly onto their start's ranges when done.
+  /// A wider range conditions the fit of a species with small moments: ∂E/∂m weighs the
+  /// coefficients of its moment basis by 1/M_max².
   std::vector<double> fit_moment_max;
   void validate() const;        ///< throws InputError naming the field
 };
