@@ -6,6 +6,7 @@
 #include <csignal>
 #include <deque>
 #include <map>
+#include <numeric>
 #include <stdexcept>
 
 #include "commands.hpp"
@@ -190,8 +191,10 @@ int run_serve(const std::vector<std::string>& args) {
                end == ipi::ClientEnd::exit_message ? "the server sent EXIT" : "the server closed the connection");
     if (!moment_evaluations.empty()) {
       std::sort(moment_evaluations.begin(), moment_evaluations.end());
-      fmt::print(stderr, "mmtp-driver: moment relaxations: median {} moment-only evaluations per request (max {})\n",
-                 moment_evaluations[moment_evaluations.size() / 2], moment_evaluations.back());
+      const double mean = std::accumulate(moment_evaluations.begin(), moment_evaluations.end(), 0.0) /
+                          static_cast<double>(moment_evaluations.size());
+      fmt::print(stderr, "mmtp-driver: moment relaxations: median {} moment-only evaluations per request (mean {:.1f}, max {})\n",
+                 moment_evaluations[moment_evaluations.size() / 2], mean, moment_evaluations.back());
       if (pushed_requests > 0)
         fmt::print(stderr, "mmtp-driver: warning: in {} of {} requests moments ended at the edge of their trained range, pushed outwards\n",
                    pushed_requests, moment_evaluations.size());
