@@ -100,7 +100,16 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
       TrainOptions o = options.train;
       o.seed = options.train.seed + static_cast<unsigned>(k);
       MtpParameters start = starts[starts.size() == 1 ? 0 : static_cast<std::size_t>(k)];
-      const MtpParameters target = start;  // the ranges the member is returned on
+      // With fit_moment_max: the member trains on those ranges (0 = the start's own) and is
+      // returned on the start's ranges `own` (its single file range when it has no per-species ones).
+      const bool refit_ranges = !options.fit_moment_max.empty() && start.magnetic;
+      const bool common_range = start.moment_max.empty();
+      std::vector<double> own, fit;
+      for (int t = 0; t < start.species_count && refit_ranges; ++t) {
+        own.push_back(start.moment_range(t).second);
+        const double f = t < static_cast<int>(options.fit_moment_max.size()) ? options.fit_moment_max[t] : 0.0;
+        fit.push_back(f > 0 ? f : own.back());
+      }
       if (!options.checkpoint_prefix.empty()) {
         o.checkpoint = checkpoint_path(options.checkpoint_prefix, k);
         if (options.resume && ::access(o.checkpoint.c_str(), R_OK) == 0) {
@@ -121,19 +130,12 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
       auto member_progress = [&](const TrainProgress& p) {
         if (progress) progress(k, p);
       };
-      const bool refit_ranges = !options.fit_moment_max.empty() && target.magnetic;
-      std::vector<double> own, fit;  // the start's ranges and the training ones (0: the start's)
-      for (int t = 0; t < target.species_count && refit_ranges; ++t) {
-        own.push_back(target.moment_range(t).second);
-        const double f = t < static_cast<int>(options.fit_moment_max.size()) ? options.fit_moment_max[t] : 0.0;
-        fit.push_back(f > 0 ? f : own.back());
-      }
       if (refit_ranges) start = with_moment_ranges(start, fit);
       TrainReport& report = reports[static_cast<std::size_t>(k)];
       report = train(start, dataset, o, member_progress, multiplicity);
       if (refit_ranges) {
         report.params = with_moment_ranges(report.params, own);
-        if (target.moment_max.empty()) report.params = to_common_moment_range(report.params);
+        if (common_range) report.params = to_common_moment_range(report.params);
       }
       report.params.species_names = start.species_names;
     } catch (...) {
