@@ -19,8 +19,8 @@ namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
   return mmtp::cli::run("mmtp-fit", [&] {
-  std::vector<std::string> train_files, valid_files;
-  std::string out, tmpl, species, mmax, fit_mmax;
+  std::vector<std::string> train_files, valid_files, templates;
+  std::string out, species, mmax, fit_mmax;
   int level = 12;
   double valid_fraction = 0.0;
   mmtp::fit::EnsembleOptions eo;
@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
       "output,o", po::value(&out)->required(), "output prefix")(
       "valid", po::value(&valid_files)->multitoken(), "validation files (calibrate the committee's alpha)")(
       "valid-fraction", po::value(&valid_fraction)->default_value(0.0), "hold out this fraction of TRAIN (seeded; keeps every composition in TRAIN)")(
-      "template", po::value(&tmpl), "start from this .mtp/.almtp (its alpha tables; coefficients if trained)")(
+      "template", po::value(&templates)->multitoken(),
+      "start from this .mtp/.almtp (its alpha tables; coefficients if trained), or one trained file per member "
+      "(warm start; moment ranges widened to cover TRAIN)")(
       "level", po::value(&level)->default_value(12), "MTP level: basis from the level rule (2..28)")(
       "species", po::value(&species), "type order, e.g. Fe,Al")(
       "rmin", po::value(&bo.rmin)->default_value(bo.rmin), "R_min [Å]")("rcut", po::value(&bo.rcut)->default_value(bo.rcut), "R_cut [Å]")(
@@ -79,14 +81,20 @@ int main(int argc, char** argv) {
   bo.moment_max = mmtp::cli::per_species_values(mmax, names, "--mmax");
   eo.fit_moment_max = mmtp::cli::per_species_values(fit_mmax, names, "--fit-mmax");
 
-  // The starting potential: a template's alpha tables with this run's sizes (a trained
-  // template keeps its coefficients and sizes).
-  const std::string tpath = !tmpl.empty() ? tmpl : fmt::format("level {}", level);
-  mmtp::MtpParameters start = !tmpl.empty() ? mmtp::io::read_mtp(tmpl) : mmtp::moment_tensor_basis(level);
-  if (!start.trained()) start = mmtp::fit::untrained_potential(start, names, bo, train);
-  else if (start.species_count != static_cast<int>(names.size()))
-    throw mmtp::Error(fmt::format("{}: {} species, but the data has {}", tpath, start.species_count, names.size()));
-  start.species_names = names;
+  // The starting potentials: a template's alpha tables with this run's sizes, or trained
+  // potentials (one, or one per member) that keep their coefficients, basis and cut-offs.
+  if (templates.size() > 1 && templates.size() != static_cast<std::size_t>(eo.members))
+    throw mmtp::Error(fmt::format("--template: {} files for {} members (give one, or one per member)", templates.size(), eo.members));
+  const std::string tpath = templates.empty() ? fmt::format("level {}", level) : fmt::format("{}", fmt::join(templates, ", "));
+  std::vector<mmtp::MtpParameters> starts;
+  for (const auto& path : templates.empty() ? std::vector<std::string>{""} : templates) {
+    mmtp::MtpParameters p = path.empty() ? mmtp::moment_tensor_basis(level) : mmtp::io::read_mtp(path);
+    if (!p.trained()) starts.push_back(mmtp::fit::untrained_potential(p, names, bo, train));
+    else if (p.species_count != static_cast<int>(names.size()))
+      throw mmtp::Error(fmt::format("{}: {} species, but the data has {}", path, p.species_count, names.size()));
+    else starts.push_back(mmtp::fit::warm_start(p, names, bo, train));
+  }
+  const mmtp::MtpParameters& start = starts.front();
   std::string ranges;
   for (int t = 0; t < start.species_count && start.magnetic; ++t)
     ranges += fmt::format("{}{} ±{:g}", t ? ", " : "", names[t], start.moment_range(t).second);
@@ -111,7 +119,7 @@ int main(int argc, char** argv) {
     if (::access(path.c_str(), R_OK) == 0)
       fmt::print(stderr, "mmtp-fit: member {}: resuming from {} (evaluation {})\n", k, path, mmtp::fit::checkpoint_evaluations(path));
   }
-  const auto summary = mmtp::fit::fit_committee({start}, train, valid, eo, out, {argv, argv + argc}, progress);
+  const auto summary = mmtp::fit::fit_committee(starts, train, valid, eo, out, {argv, argv + argc}, progress);
   if (tty) fmt::print(stderr, "\n");
   for (std::size_t k = 0; k < summary.members.size(); ++k) {
     const auto& r = summary.members[k];

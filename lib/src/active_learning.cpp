@@ -111,7 +111,9 @@ class Loop {
       std::vector<MtpParameters> starts;
       if (it > 0 && o_.warm_start) {
         const fs::path previous = dir_ / fmt::format("iter-{:02d}", it - 1) / "fit";
-        for (int k = 0; k < fo.members; ++k) starts.push_back(io::read_mtp((previous / fmt::format("pot.{}.mtp", k)).string()));
+        for (int k = 0; k < fo.members; ++k)
+          starts.push_back(fit::warm_start(io::read_mtp((previous / fmt::format("pot.{}.mtp", k)).string()), o_.species,
+                                           o_.basis, split.train));
         fo.train.max_iter = o_.refit_max_iter;
       } else {
         starts.push_back(fit::untrained_potential(moment_tensor_basis(o_.level), o_.species, o_.basis, split.train));

@@ -110,6 +110,37 @@ TEST(Committee, TrainingOnWiderMomentRangesReturnsTheStartsRanges) {
   EXPECT_THROW(fit::train_ensemble({start}, data, o), InputError);
 }
 
+TEST(Committee, WarmStartWidensMomentRangesToCoverTheDataExactly) {
+  // A trained potential keeps its model; only ranges the data exceed grow (exact re-expansion).
+  const MagneticMtp toy = test::load("toy_feal_mag.mtp");  // one range, ±3 μB
+  Sample smp;
+  smp.structure = test::structure("tric4_2sp_mag.cfg");
+  const Structure inside = smp.structure;
+  smp.structure.magmoms[0] = -4.0;  // Fe beyond ±3
+  fit::BasisOptions bo;
+  const MtpParameters wider = fit::warm_start(toy.parameters(), {"Fe", "Al"}, bo, {smp});
+  EXPECT_EQ(wider.moment_max, (std::vector<double>{4.0, 3.0}));
+  const Result a = toy.evaluate(inside, EvalMode::symmetrized), b = MagneticMtp(wider).evaluate(inside, EvalMode::symmetrized);
+  EXPECT_NEAR(b.energy, a.energy, 1e-10 * std::abs(a.energy));
+  EXPECT_LT((b.forces - a.forces).cwiseAbs().maxCoeff(), 1e-10);
+  EXPECT_LT((b.dE_dm - a.dE_dm).cwiseAbs().maxCoeff(), 1e-10);
+  // Data inside the ranges: the potential as it was; explicit ranges win over both.
+  Sample in;
+  in.structure = inside;
+  EXPECT_TRUE(fit::warm_start(toy.parameters(), {"Fe", "Al"}, bo, {in}).moment_max.empty());
+  bo.moment_max = {5.0, 0.0};
+  EXPECT_EQ(fit::warm_start(toy.parameters(), {"Fe", "Al"}, bo, {smp}).moment_max, (std::vector<double>{5.0, 3.0}));
+  EXPECT_THROW(fit::warm_start(toy.parameters(), {"Fe"}, bo, {smp}), InputError);
+  EXPECT_THROW(fit::warm_start(moment_tensor_basis(6), {"Fe", "Al"}, bo, {smp}), InputError);
+  // Members of one committee share the geometry: a start with another cut-off is refused.
+  MtpParameters other = toy.parameters();
+  other.max_dist += 0.5;
+  fit::EnsembleOptions o;
+  o.members = 2;
+  o.train.max_iter = 1;
+  EXPECT_THROW(fit::train_ensemble({toy.parameters(), other}, {smp}, o), InputError);
+}
+
 Ensemble toy_committee() {
   MtpParameters other = test::load("toy_feal_mag.mtp").parameters();
   other.moment_coeffs[1] *= 1.05;

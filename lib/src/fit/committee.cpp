@@ -92,6 +92,9 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
   if (starts.size() != 1 && starts.size() != static_cast<std::size_t>(options.members))
     throw InputError(fmt::format("{} starting potentials for {} members", starts.size(), options.members));
   const Dataset dataset(starts.front(), data);  // one geometry for every member (same basis)
+  for (const auto& s : starts)
+    if (!dataset.geometry(0).fits(s) || s.species_count != starts.front().species_count)
+      throw InputError("the starting potentials of a committee differ in species, R_min, R_cut, radial basis size or level");
   std::vector<TrainReport> reports(static_cast<std::size_t>(options.members));
   std::exception_ptr error;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -216,6 +219,27 @@ Calibration calibrate(const std::vector<EnsembleResult>& results, const std::vec
   return check_calibration(results, data, std::max(ratio[at], 1e-6));
 }
 
+namespace {
+
+// M_max^z per species [μB]: options.moment_max where given (> 0), otherwise the largest |m| of
+// that species in `data`, or `floor[z]` when that is larger.
+std::vector<double> moment_ranges(int S, const BasisOptions& o, const std::vector<Sample>& data, std::vector<double> floor) {
+  if (!o.moment_max.empty() && static_cast<int>(o.moment_max.size()) != S)
+    throw InputError(fmt::format("{} moment ranges for {} species", o.moment_max.size(), S));
+  std::vector<double> range = floor.empty() ? std::vector<double>(static_cast<std::size_t>(S), 0.0) : std::move(floor);
+  for (const auto& smp : data)
+    if (smp.structure.has_magmoms())
+      for (Index i = 0; i < smp.structure.size(); ++i) {
+        double& m = range[static_cast<std::size_t>(smp.structure.species[i])];
+        m = std::max(m, std::abs(smp.structure.magmoms[i]));
+      }
+  for (int t = 0; t < S && !o.moment_max.empty(); ++t)
+    if (o.moment_max[t] > 0) range[t] = o.moment_max[t];
+  return range;
+}
+
+}  // namespace
+
 MtpParameters untrained_potential(MtpParameters p, const std::vector<std::string>& species, const BasisOptions& o,
                                   const std::vector<Sample>& data) {
   const int S = static_cast<int>(species.size());
@@ -223,18 +247,7 @@ MtpParameters untrained_potential(MtpParameters p, const std::vector<std::string
   if (!(o.rmin >= 0 && o.rcut > o.rmin)) throw InputError(fmt::format("need 0 <= R_min < R_cut, got {} and {}", o.rmin, o.rcut));
   if (o.radial_basis_size < 1 || o.magnetic_basis_size < 1 || o.magnetic_basis_size > 32)
     throw InputError("radial basis size must be >= 1 and magnetic basis size in 1..32");
-  if (!o.moment_max.empty() && static_cast<int>(o.moment_max.size()) != S)
-    throw InputError(fmt::format("{} moment ranges for {} species", o.moment_max.size(), S));
-  std::vector<double> largest(static_cast<std::size_t>(S), 0.0);
-  for (const auto& smp : data)
-    if (smp.structure.has_magmoms())
-      for (Index i = 0; i < smp.structure.size(); ++i) {
-        double& m = largest[static_cast<std::size_t>(smp.structure.species[i])];
-        m = std::max(m, std::abs(smp.structure.magmoms[i]));
-      }
-  std::vector<double> range(static_cast<std::size_t>(S));
-  for (int t = 0; t < S; ++t)
-    range[t] = !o.moment_max.empty() && o.moment_max[t] > 0 ? o.moment_max[t] : largest[t];
+  std::vector<double> range = moment_ranges(S, o, data, {});
   const double widest = *std::max_element(range.begin(), range.end());
   for (double& m : range)
     if (m <= 0) m = widest;
@@ -253,6 +266,19 @@ MtpParameters untrained_potential(MtpParameters p, const std::vector<std::string
   p.moment_coeffs.clear();
   p.validate(false);
   return p;
+}
+
+MtpParameters warm_start(MtpParameters p, const std::vector<std::string>& species, const BasisOptions& o,
+                         const std::vector<Sample>& data) {
+  const int S = static_cast<int>(species.size());
+  if (!p.trained()) throw InputError("a warm start needs a trained potential");
+  if (p.species_count != S) throw InputError(fmt::format("the potential has {} species, the data {}", p.species_count, S));
+  p.species_names = species;
+  if (!p.magnetic) return p;
+  std::vector<double> own;
+  for (int t = 0; t < S; ++t) own.push_back(p.moment_range(t).second);
+  const auto range = moment_ranges(S, o, data, own);
+  return range == own ? p : with_moment_ranges(p, range);
 }
 
 }  // namespace mmtp::fit

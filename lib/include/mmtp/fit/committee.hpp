@@ -98,6 +98,14 @@ struct BasisOptions {
 MtpParameters untrained_potential(MtpParameters basis, const std::vector<std::string>& species, const BasisOptions& options,
                                   const std::vector<Sample>& data);
 
+/// A trained potential `p` as the start of a refit on `data` (a warm start): the same model
+/// (with_moment_ranges, exact) on moment ranges that cover the data: options.moment_max where
+/// given, otherwise per species the wider of p's own range and the largest |m| in `data`
+/// [μB]. Only the ranges of `options` are used; p keeps its basis and cut-offs. Throws
+/// InputError for an untrained `p` or a species count other than species.size().
+MtpParameters warm_start(MtpParameters p, const std::vector<std::string>& species, const BasisOptions& options,
+                         const std::vector<Sample>& data);
+
 /// Everything a fit report holds: the run, its members and the committee (α = 1) on the data.
 struct FitSummary {
   std::vector<std::string> command, species;
