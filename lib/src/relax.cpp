@@ -50,6 +50,10 @@ class Lbfgs {
   int restarts = 0;
   int memory = 20;
   double initial_inverse_curvature = 1.0 / 70.0;  ///< ASE's LBFGS: α = 70 eV/Å²
+  /// H₀ = diag(γ_i), γ_i = Σ_k s_ki·y_ki / Σ_k y_ki² over the stored pairs (Gilbert & Lemaréchal
+  /// 1989, diagonal updating), instead of one γ: for coordinates whose curvatures differ by
+  /// species (Al moments ~10× stiffer than Fe's).
+  bool diagonal_scaling = false;
 
   Outcome minimize(const Problem& p, VectorXd& x, double& f, VectorXd& g, int max_steps) {
     if (s_->size() != y_->size() || (!s_->empty() && s_->front().size() != x.size())) clear();
@@ -87,7 +91,7 @@ class Lbfgs {
   }
 
  private:
-  /// −H·g by the two-loop recursion; H₀ = γI with γ = s'y/y'y of the newest pair.
+  /// −H·g by the two-loop recursion; H₀ = γI with γ = s'y/y'y of the newest pair (or diagonal_scaling).
   VectorXd direction(const VectorXd& g) const {
     VectorXd q = g;
     const std::size_t m = s_->size();
@@ -98,7 +102,13 @@ class Lbfgs {
       q -= a[k] * (*y_)[k];
     }
     const double gamma = m ? (*s_)[m - 1].dot((*y_)[m - 1]) / (*y_)[m - 1].squaredNorm() : initial_inverse_curvature;
-    q *= gamma;
+    if (diagonal_scaling && m) {
+      VectorXd sy = VectorXd::Zero(g.size()), yy = VectorXd::Zero(g.size());
+      for (std::size_t k = 0; k < m; ++k) sy += (*s_)[k].cwiseProduct((*y_)[k]), yy += (*y_)[k].cwiseAbs2();
+      for (Index i = 0; i < g.size(); ++i) q[i] *= sy[i] > 0 && yy[i] > 0 ? sy[i] / yy[i] : gamma;
+    } else {
+      q *= gamma;
+    }
     for (std::size_t k = 0; k < m; ++k) q += (a[k] - rho[k] * (*y_)[k].dot(q)) * (*s_)[k];
     for (Index i = 0; i < g.size(); ++i)
       if (g[i] == 0.0) q[i] = 0.0;  // active bounds (and exactly stationary coordinates) stay
@@ -507,6 +517,7 @@ MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const Momen
   p.evaluate(m, e, g);
   Lbfgs solver(history ? &history->s : nullptr, history ? &history->y : nullptr);
   solver.initial_inverse_curvature = 1.0;  // moment curvatures are of order 1 eV/μB²
+  solver.diagonal_scaling = true;
   Outcome outcome = o.newton ? Outcome::line_search_failed : solver.minimize(p, m, e, g, o.max_steps);
   if (outcome == Outcome::line_search_failed) {
     // Projected Newton on the moment block: at fixed positions the Hessian is small (N×N) and
