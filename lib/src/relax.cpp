@@ -459,6 +459,7 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
   p.evaluate(x, h, g);
   keep();
   Lbfgs solver;
+  solver.diagonal_scaling = true;
   switch (solver.minimize(p, x, h, g, o.max_steps)) {
     case Outcome::converged: report.status = RelaxStatus::converged; break;
     case Outcome::max_steps: report.status = RelaxStatus::max_steps; break;
