@@ -36,6 +36,14 @@ def main():
     # Resume from the checkpoints.
     r = run([fit, *abo[:2], "--species", "Fe,Al", "--level", "6", "--ensemble", "2", "--max-iter", "5", "-o", prefix,
              "--checkpoint-every", "10", "--resume"])
+    # Warm start: one trained member per member continues on the data; a count mismatch is refused.
+    r = run([fit, *abo[:2], "--species", "Fe,Al", "--ensemble", "2", "--max-iter", "5", "-o", os.path.join(d, "warm"),
+             "--template", f"{prefix}.0.mtp", f"{prefix}.1.mtp"])
+    warm = json.load(open(os.path.join(d, "warm.report.json")))
+    assert all(m["loss"] <= m["initial_loss"] for m in warm["members"]), warm["members"]
+    r = run([fit, *abo[:2], "--species", "Fe,Al", "--ensemble", "3", "-o", os.path.join(d, "warm"),
+             "--template", f"{prefix}.0.mtp", f"{prefix}.1.mtp"], expect_rc=1)
+    assert "--template: 2 files for 3 members" in r.stderr, r.stderr
     # Bad input.
     r = run([fit, abo[2], "--species", "Fe,Al", "-o", prefix], expect_rc=1)
     assert "empty training set" in r.stderr, r.stderr
