@@ -76,6 +76,9 @@ TEST(ExtxyzFile, MalformedInputGivesFileLineErrors) {
   expect_parse_error(test::replace(good, "Al 2 2 2", "Al 2 2"), 4, "columns");
   expect_parse_error(test::replace(good, "4 0 0 0 4 0 0 0 4", "4 0 0"), 2, "Lattice needs 9");
   expect_parse_error(test::replace(good, "pos:R:3", "pos:Q:3"), 2, "bad property");
+  // A known column listed twice (a fuzzer find: the extra arrays were indexed past their end).
+  expect_parse_error(test::replace(test::replace(good, "pos:R:3", "pos:R:3:pos:R:3"), " 0 0 0\n", " 0 0 0 0 0 0\n"), 2,
+                     "Properties lists 'pos' twice");
   expect_parse_error(test::replace(good, "Lattice=\"", "Lattice=\"\"4"), 2, "");
   expect_parse_error(std::string("2\n\x01\0\x02", 5), 2, "binary");
 }

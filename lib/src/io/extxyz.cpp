@@ -159,15 +159,26 @@ std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::
     if (!have_lattice && (s.pbc[0] || s.pbc[1] || s.pbc[2])) throw ParseError(path, info_ln, "pbc is true but there is no Lattice");
 
     int width = 0, species_col = -1, pos_col = -1, mag_col = -1, init_mag_col = -1, force_col = -1, der_col = -1;
+    std::vector<int> extra_of;  // per property: its index in smp.arrays, or -1 (a known or string column)
     for (const auto& [name, type, cnt] : props) {
       const std::string nm = lower(name);
-      if (nm == "species" && type == 'S' && cnt == 1) species_col = width;
-      else if (nm == "pos" && type == 'R' && cnt == 3) pos_col = width;
-      else if (nm == "initial_magmoms" && type == 'R' && cnt == 1) init_mag_col = width;
-      else if (nm == "magmoms" && type == 'R' && cnt == 1) mag_col = width;
-      else if ((nm == "forces" || nm == "force") && type == 'R' && cnt == 3) force_col = width;
-      else if (nm == "de_dm" && type == 'R' && cnt == 1) der_col = width;
-      else if (type != 'S') smp.arrays.emplace_back(name, Eigen::MatrixXd(cnt, natoms));
+      auto known = [&](int& col) {
+        if (col >= 0) throw ParseError(path, info_ln, fmt::format("Properties lists '{}' twice", name));
+        col = width;
+        extra_of.push_back(-1);
+      };
+      if (nm == "species" && type == 'S' && cnt == 1) known(species_col);
+      else if (nm == "pos" && type == 'R' && cnt == 3) known(pos_col);
+      else if (nm == "initial_magmoms" && type == 'R' && cnt == 1) known(init_mag_col);
+      else if (nm == "magmoms" && type == 'R' && cnt == 1) known(mag_col);
+      else if ((nm == "forces" || nm == "force") && type == 'R' && cnt == 3) known(force_col);
+      else if (nm == "de_dm" && type == 'R' && cnt == 1) known(der_col);
+      else if (type != 'S') {
+        extra_of.push_back(static_cast<int>(smp.arrays.size()));
+        smp.arrays.emplace_back(name, Eigen::MatrixXd(cnt, natoms));
+      } else {
+        extra_of.push_back(-1);
+      }
       width += cnt;
     }
     if (species_col < 0 || pos_col < 0) throw ParseError(path, info_ln, "Properties needs species:S:1 and pos:R:3");
@@ -197,11 +208,10 @@ std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::
       if (force_col >= 0)
         for (int d = 0; d < 3; ++d) (*smp.forces)(d, a) = num(force_col + d, "forces");
       if (der_col >= 0) (*smp.dE_dm)[a] = num(der_col, "dE_dm");
-      int col = 0, extra = 0;
-      for (const auto& [name, type, cnt] : props) {
-        const bool known = col == species_col || col == pos_col || col == init_mag_col || col == mag_col ||
-                           col == force_col || col == der_col;
-        if (type != 'S' && !known) {
+      int col = 0;
+      for (std::size_t k = 0; k < props.size(); ++k) {
+        const auto& [name, type, cnt] = props[k];
+        if (extra_of[k] >= 0) {
           for (int q = 0; q < cnt; ++q) {
             double v = 0.0;
             if (type == 'L') {
@@ -212,9 +222,8 @@ std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::
             } else {
               v = num(col + q, name.c_str());
             }
-            smp.arrays[extra].second(q, a) = v;
+            smp.arrays[static_cast<std::size_t>(extra_of[k])].second(q, a) = v;
           }
-          ++extra;
         }
         col += cnt;
       }
