@@ -161,9 +161,9 @@ std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::
     int width = 0, species_col = -1, pos_col = -1, mag_col = -1, init_mag_col = -1, force_col = -1, der_col = -1;
     std::vector<int> extra_of;  // per property: its index in smp.arrays, or -1 (a known or string column)
     for (const auto& [name, type, cnt] : props) {
-      const std::string nm = lower(name);
+      const std::string nm = lower(name), label = name;  // (a lambda may not capture a structured binding in C++17)
       auto known = [&](int& col) {
-        if (col >= 0) throw ParseError(path, info_ln, fmt::format("Properties lists '{}' twice", name));
+        if (col >= 0) throw ParseError(path, info_ln, fmt::format("Properties lists '{}' twice", label));
         col = width;
         extra_of.push_back(-1);
       };
