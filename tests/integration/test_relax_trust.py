@@ -55,19 +55,28 @@ def main():
         rc, dv, de, _ = check(args, d, f"b2_{mode}", b2, feal, ["--cell", mode, "--moments", "relax"], bound=3.0)
         lines.append(f"B2 {mode}: exit {rc}, dV {dv:+.1%}, dE {de:+.3f} eV/atom")
     # A start far outside the trained region (16-atom bcc Fe, random moment signs: committee std
-    # about 0.1 eV/atom) once shrank by 35 % in the hydrostatic mode; now it stops as soon as a
-    # point is further outside than the start.
+    # 0.1-0.5 eV/atom, depending on the ensemble) once shrank by 35 % in the hydrostatic mode. Now
+    # it stops as soon as a point is further outside than the start, or, if it walks into the
+    # region first, as soon as it leaves it again; which of the two depends on the ensemble. The
+    # point written is the last one no further outside than the start.
     fe16 = bulk("Fe", "bcc", a=2.83, cubic=True).repeat(2)
     rng = np.random.default_rng(1)
     fe16.positions += rng.uniform(-0.03, 0.03, fe16.positions.shape)
     fe16.set_initial_magnetic_moments(rng.uniform(0.5, 3.0, len(fe16)) * rng.choice([-1, 1], len(fe16)))
-    out = os.path.join(d, "fe16_out.xyz")
-    write(os.path.join(d, "fe16.xyz"), fe16, format="extxyz")
-    r = run([args.driver, "relax", os.path.join(d, "fe16.xyz"), *[x for p in feal for x in ("-p", p)], "--cell", "hydrostatic",
-             "-o", out], expect_rc=5)
-    assert "further outside the trained region than its start" in r.stderr, r.stderr
-    assert abs(read(out).get_volume() / fe16.get_volume() - 1) < 0.05
-    lines.append("bcc Fe 16, random moments, hydrostatic: exit 5, stopped further outside than its start")
+    src, out = os.path.join(d, "fe16.xyz"), os.path.join(d, "fe16_out.xyz")
+    write(src, fe16, format="extxyz")
+    pot = [x for p in feal for x in ("-p", p)]
+    start = os.path.join(d, "fe16_start.xyz")
+    run([args.driver, "eval", *pot, src, "-o", start])
+    std0 = read(start).info["energy_std"] / len(fe16)
+    r = run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "-o", out], expect_rc=5)
+    walked_in = "left the trained region" in r.stderr
+    assert walked_in or "further outside the trained region than its start" in r.stderr, r.stderr
+    final = read(out)
+    assert final.info["energy_std"] / len(fe16) <= max(std0, 0.05) + 1e-9, (std0, final.info["energy_std"], r.stderr)
+    assert abs(final.get_volume() / fe16.get_volume() - 1) < 0.30
+    lines.append(f"bcc Fe 16, random moments (std {std0:.3f} eV/atom), hydrostatic: exit 5, "
+                 + ("walked into the trained region and stopped on leaving it" if walked_in else "stopped further outside than its start"))
     # MLIP-3's self-test potential (one range -1.3..3.1 μB: |m| <= 1.3 symmetrized).
     cell = bulk("FeAl", "cesiumchloride", a=2.87).repeat(2)
     rng = np.random.default_rng(3)
