@@ -69,11 +69,12 @@ def main():
     start = os.path.join(d, "fe16_start.xyz")
     run([args.driver, "eval", *pot, src, "-o", start])
     std0 = read(start).info["energy_std"] / len(fe16)
-    r = run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "-o", out], expect_rc=5)
+    max_std = 0.05  # eV/atom, the driver's default, given explicitly: the assertion below uses it
+    r = run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "--max-std", str(max_std), "-o", out], expect_rc=5)
     walked_in = "left the trained region" in r.stderr
     assert walked_in or "further outside the trained region than its start" in r.stderr, r.stderr
     final = read(out)
-    assert final.info["energy_std"] / len(fe16) <= max(std0, 0.05) + 1e-9, (std0, final.info["energy_std"], r.stderr)
+    assert final.info["energy_std"] / len(fe16) <= max(std0, max_std) + 1e-9, (std0, final.info["energy_std"], r.stderr)
     assert abs(final.get_volume() / fe16.get_volume() - 1) < 0.30
     lines.append(f"bcc Fe 16, random moments (std {std0:.3f} eV/atom), hydrostatic: exit 5, "
                  + ("walked into the trained region and stopped on leaving it" if walked_in else "stopped further outside than its start"))
