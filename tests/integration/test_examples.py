@@ -1,11 +1,12 @@
 """The FeAl example's programs: ASE MD through the socket driver, parity plots of the shipped
-ensemble's report, and tools/abinit-cdft (deterministic inputs; a real ABINIT cDFT run, its
-resume, and its output read back by mmtp-convert)."""
+ensemble's report, tools/abinit-cdft (deterministic inputs; a real ABINIT cDFT run, its
+resume, and its output read back by mmtp-convert), and examples/feal/kpoint_check.py."""
 import json
 import os
 import re
 import shutil
 import sys
+import tarfile
 
 from common import arguments, run, tmpdir
 
@@ -80,4 +81,34 @@ if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_pa
     print("abinit run:", r.stdout.strip().splitlines()[-1])
 else:
     print("abinit not installed: the real-run part was not exercised", file=sys.stderr)
+
+# 4. kpoint_check.py on three archived held-out runs with --factor 1, so that the "dense" inputs
+#    are the archived ones: two are put in place as finished runs (read, not rerun) and ABINIT
+#    reruns the third. Every energy difference is then zero to ABINIT's SCF tolerance, and the
+#    committee's errors against both labels agree.
+check = os.path.join(EXAMPLE, "kpoint_check.py")
+archive = os.path.join(EXAMPLE, "data", "abinit", "heldout-s20303.tar.xz")
+names = ["b2-01", "b2-07", "b2-10"]
+d = tmpdir()
+with tarfile.open(archive) as tar:
+    for m in tar.getmembers():
+        if m.name.split("/")[1:2] in ([names[1]], [names[2]]) and m.name.endswith((".abi", ".abo")):
+            tar.extract(m, d)
+base = [PY, check, "--archive", archive, "--only", ",".join(names), "--out", d, "--factor", "1"]
+r = run(base + ["--no-run"], expect_rc=1)
+assert "2 completed pairs, need at least 3" in r.stderr and "running" not in r.stderr, r.stderr
+if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_paw_pbe_standard"):
+    ev = os.path.join(d, "heldout_eval.xyz")
+    reference = os.path.join(EXAMPLE, "data", "heldout_cdft.xyz")
+    members = sorted(f for f in os.listdir(os.path.join(EXAMPLE, "potential")) if f.endswith(".mtp"))
+    run([args.driver, "eval", *sum((["-p", os.path.join(EXAMPLE, "potential", f)] for f in members), []), reference, "-o", ev])
+    r = run(base + ["--eval", ev, "--reference", reference])
+    assert r.stderr.count("running") == 1 and "running b2-01" in r.stderr, r.stderr
+    shifts = [float(x) for x in re.findall(r"^\| s20303/b2-\d\d \| 2 \| (\S+) \|", r.stdout, re.M)]
+    assert len(shifts) == 3 and max(abs(x) for x in shifts) < 0.01, r.stdout
+    assert re.search(r"k-point noise of the standard labels \(RMS of the last column\): 0\.00 meV/atom", r.stdout), r.stdout
+    rmse = re.findall(r"against the (?:standard|dense) labels: +RMSE (\S+) meV/atom, Spearman\(std, \|error\|\) (\S+)", r.stdout)
+    assert len(rmse) == 2 and rmse[0] == rmse[1], r.stdout
+    r = run(base + ["--no-run"])
+    assert "running" not in r.stderr and len(re.findall(r"^\| s20303/", r.stdout, re.M)) == 3, r.stderr
 print("ok")

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""kpoint_check.py: how much of the held-out error is k-point sampling in the DFT labels?
+
+Reruns archived ABINIT cDFT runs with every ngkpt entry multiplied by --factor (all other input
+unchanged, so the same constrained moments, cell and smearing) and compares the total energies:
+
+    examples/feal/kpoint_check.py --archive examples/feal/data/abinit/heldout-s2030?.tar.xz \
+        --only b2-00,b2-01,... --out kdense [--factor 2] [--no-run] \
+        [--eval heldout_eval.xyz --reference examples/feal/data/heldout_cdft.xyz]
+
+A constant energy shift per atom of each species does not matter to a fit (the mMTP's species
+energies absorb it), so the shift ΔE = E(dense) - E(standard) is fitted by least squares as
+sum_t n_t c_t over the species counts n_t, and what is left, per atom, is the part of the
+standard label that no smooth potential can learn: its RMS is printed as the k-point noise
+of the labels. With --eval (an `mmtp-driver eval` output of the same structures) and
+--reference (the labels it was evaluated against), the committee's error is given against both
+labels (the dense one moved by the fitted species shifts) with Spearman(std, |error|).
+
+Runs (OUT/SEED/NAME/NAME.abi) are done one after the other on one core; a run whose .abo ends
+with "Calculation completed." and whose .abi is the one being written is not run again
+(rerunning resumes; several instances with different --only lists may share OUT). --no-run
+only reads what is there.
+Energies: the final echo of `etotal` [Ha], converted with CODATA 2018 (27.211386245988 eV/Ha).
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+
+HARTREE_EV = 27.211386245988
+
+
+def total_energy(abo_text):
+    """The final etotal of a completed ABINIT output [Ha], or None if it did not complete."""
+    if "Calculation completed." not in abo_text:
+        return None
+    found = re.findall(r"^\s+etotal1?\s+(\S+)", abo_text, re.M)
+    return float(found[-1].replace("D", "E")) if found else None
+
+
+def species_of(abi_text):
+    """Atoms' chemical symbols from znucl/typat of an mmtp-written ABINIT input."""
+    symbol = {26: "Fe", 13: "Al"}
+    znucl = [int(float(z)) for z in re.search(r"^znucl\s+(.+)$", abi_text, re.M).group(1).split()]
+    typat = [int(t) for t in re.search(r"^typat\s+(.+)$", abi_text, re.M).group(1).split()]
+    return [symbol[znucl[t - 1]] for t in typat]
+
+
+def denser(abi_text, factor):
+    def scale(m):
+        return "ngkpt " + " ".join(str(int(n) * factor) for n in m.group(1).split())
+
+    out, count = re.subn(r"^ngkpt[ \t]+(\d+[ \t]+\d+[ \t]+\d+)[ \t]*$", scale, abi_text, flags=re.M)
+    if count != 1:
+        raise SystemExit("kpoint_check: the input has no single 'ngkpt n1 n2 n3' line")
+    return out
+
+
+def spearman(a, b):
+    ra, rb = (np.argsort(np.argsort(x)).astype(float) for x in (a, b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--archive", required=True, nargs="+", help="tar.xz of ABINIT runs (SEED/NAME/NAME.abi and .abo)")
+    ap.add_argument("--only", required=True, help="comma-separated run names (in every archive)")
+    ap.add_argument("--out", required=True, help="directory of the dense runs (OUT/NAME/NAME.abi)")
+    ap.add_argument("--factor", type=int, default=2, help="multiply every ngkpt entry by this")
+    ap.add_argument("--abinit", default="abinit", help="ABINIT executable")
+    ap.add_argument("--no-run", action="store_true", help="run nothing: compare the completed dense runs only")
+    ap.add_argument("--eval", help="mmtp-driver eval output (extxyz) of the archived structures")
+    ap.add_argument("--reference", help="the labels --eval was compared with (extxyz, same order)")
+    args = ap.parse_args()
+    names = [n for n in args.only.split(",") if n]
+
+    standard = {}
+    for archive in args.archive:
+        with tarfile.open(archive) as tar:
+            for m in tar.getmembers():
+                parts = m.name.split("/")
+                if len(parts) == 3 and parts[1] in names and parts[2] in (parts[1] + ".abi", parts[1] + ".abo"):
+                    standard[(parts[0], parts[1], parts[2][-3:])] = tar.extractfile(m).read().decode()
+    rows = []
+    for seed, name, kind in sorted(k for k in standard if k[2] == "abi"):
+        abi = denser(standard[(seed, name, "abi")], args.factor)
+        e_std = total_energy(standard.get((seed, name, "abo"), ""))
+        run = os.path.join(args.out, seed, name)
+        abi_path, abo_path = os.path.join(run, name + ".abi"), os.path.join(run, name + ".abo")
+        def dense_energy():
+            same = os.path.exists(abi_path) and open(abi_path).read() == abi
+            return total_energy(open(abo_path).read()) if same and os.path.exists(abo_path) else None
+
+        e_dense = dense_energy()
+        if e_dense is None and not args.no_run:
+            os.makedirs(run, exist_ok=True)
+            with open(abi_path, "w") as f:
+                f.write(abi)
+            if os.path.exists(abo_path):
+                os.remove(abo_path)  # ABINIT would otherwise write NAME.abo0001
+            print(f"kpoint_check: running {name} ({args.factor}x k-grid)", file=sys.stderr, flush=True)
+            with open(os.path.join(run, name + ".log"), "w") as log:
+                subprocess.run([args.abinit, name + ".abi"], cwd=run, stdout=log, stderr=subprocess.STDOUT)
+            e_dense = dense_energy()
+        if e_std is None or e_dense is None:
+            print(f"kpoint_check: {seed}/{name}: no completed {'standard' if e_std is None else 'dense'} run, left out",
+                  file=sys.stderr)
+            continue
+        rows.append((f"{seed}/{name}", species_of(abi), e_std * HARTREE_EV, e_dense * HARTREE_EV))
+    if len(rows) < 3:
+        raise SystemExit(f"kpoint_check: {len(rows)} completed pairs, need at least 3")
+
+    species = sorted({s for r in rows for s in r[1]})
+    counts = np.array([[r[1].count(s) for s in species] for r in rows], float)
+    natoms = counts.sum(axis=1)
+    shift = np.array([r[3] - r[2] for r in rows])
+    per_species, *_ = np.linalg.lstsq(counts, shift, rcond=None)
+    noise = (shift - counts @ per_species) / natoms  # eV/atom
+    print(f"{len(rows)} runs, k-grid x{args.factor}; fitted shift per atom: "
+          + ", ".join(f"{s} {1000 * c:.2f} meV" for s, c in zip(species, per_species)))
+    print("| run | atoms | E(dense) - E(standard) [meV/atom] | minus species shifts [meV/atom] |")
+    print("|---|---|---|---|")
+    for r, d, n, z in zip(rows, shift, natoms, noise):
+        print(f"| {r[0]} | {int(n)} | {1000 * d / n:.2f} | {1000 * z:+.2f} |")
+    print(f"k-point noise of the standard labels (RMS of the last column): {1000 * np.sqrt(np.mean(noise ** 2)):.2f} meV/atom")
+
+    if args.eval and args.reference:
+        from ase.io import read
+
+        model = {a.info["source"].split(".abo")[0]: a for a in read(args.eval, ":")}
+        label = {a.info["source"].split(".abo")[0]: a for a in read(args.reference, ":")}
+        e_s, e_d, sd = [], [], []
+        for r, d, n, c in zip(rows, shift, natoms, counts):
+            key = f"{r[0]}/{r[0].split('/')[1]}"
+            if key not in model or key not in label:
+                continue
+            m = model[key].info
+            err = (m["energy"] - label[key].info["energy"]) / n
+            e_s.append(err)
+            e_d.append(err - (d - c @ per_species) / n)
+            sd.append(m["energy_std"] / n)
+        if len(sd) >= 3:
+            e_s, e_d, sd = (1000 * np.array(x) for x in (e_s, e_d, sd))
+            print(f"committee mean against the standard labels: RMSE {np.sqrt(np.mean(e_s ** 2)):.2f} meV/atom, "
+                  f"Spearman(std, |error|) {spearman(sd, abs(e_s)):.2f}")
+            print(f"committee mean against the dense labels:    RMSE {np.sqrt(np.mean(e_d ** 2)):.2f} meV/atom, "
+                  f"Spearman(std, |error|) {spearman(sd, abs(e_d)):.2f}  ({len(sd)} structures)")
+
+
+if __name__ == "__main__":
+    main()
