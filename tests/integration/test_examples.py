@@ -8,6 +8,8 @@ import shutil
 import sys
 import tarfile
 
+import numpy as np
+
 from common import arguments, run, tmpdir
 
 args = arguments()
@@ -37,6 +39,22 @@ for part in ("train", "valid"):
     # printed with 4 significant digits
     assert abs(e * 1000 / report[part]["mean"]["energy_rmse_meV_per_atom"] - 1) < 1e-3, (e, part)
     assert abs(f / report[part]["mean"]["force_rmse_eV_per_A"] - 1) < 1e-3, (f, part)
+# The ideal-committee reference beside the Spearman: stds spread over six decades with |error| =
+# std rank perfectly (1.00), and a calibrated committee would rank them well too; stds within
+# 5 % of each other leave it nothing to rank; equal stds print no reference.
+def synthetic(sd):
+    recs = [{"atoms": 2, "energy": 1e-3 * x, "energy_dft": 0.0, "energy_std": 1e-3 * x} for x in sd]
+    path = os.path.join(out, "synthetic.report.json")
+    json.dump({"committee_alpha": 1.0, "valid": {"structures": recs}}, open(path, "w"))
+    r = run([PY, os.path.join(ROOT, "tools", "parity"), path, "-o", out])
+    return re.search(r"calibration valid: Spearman\(std, \|error\|\) = (\S+?)(?: \(calibrated committee with these "
+                     r"stds: (\S+), 10-90 % (\S+)-(\S+)\))?, 100 % of \|error\| within 2 std over 50", r.stdout), r.stdout
+m, text = synthetic(10.0 ** np.linspace(-3, 3, 50))
+assert m and m.group(1) == "1.00" and 0.7 < float(m.group(2)) < 1 and float(m.group(3)) <= float(m.group(2)) <= float(m.group(4)), text
+m, text = synthetic(np.linspace(1.0, 1.05, 50))
+assert m and abs(float(m.group(2))) < 0.15, text
+m, text = synthetic(np.ones(50))
+assert m and m.group(2) is None, text
 r = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "missing.json")], expect_rc=1)
 assert r.stderr.startswith("parity: ") and "missing.json" in r.stderr, r.stderr
 
