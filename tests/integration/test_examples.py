@@ -87,6 +87,17 @@ for n in names:
     need = -(-(nel + sum(abs(float(x)) for x in spinat)) // 2)
     assert int(re.search(r"^nband (\d+)", text, re.M).group(1)) >= need + 4, n
 
+# --k-length sets the k-grid rule: 23 Å doubles the 4x4x4 grid of the 2-atom E(V) cells and
+# changes nothing else; --label takes its k-point density from the template instead.
+k1, k2 = tmpdir(), tmpdir()
+run([PY, tool, "--out", k1, "--eos", "b2", "--dry-run"])
+run([PY, tool, "--out", k2, "--eos", "b2", "--dry-run", "--k-length", "23"])
+for n in sorted(os.listdir(k1)):
+    t1, t2 = (open(os.path.join(k, n, n + ".abi")).read() for k in (k1, k2))
+    assert "ngkpt 4 4 4" in t1 and t2 == t1.replace("ngkpt 4 4 4", "ngkpt 8 8 8"), n
+r = run([PY, tool, "--out", k1, "--label", "x.xyz", "--template", "x.abi", "--k-length", "23"], expect_rc=2)
+assert "--k-length" in r.stderr, r.stderr
+
 # A real constrained-DFT run with Debian's abinit (CI installs it): targets met, dE/dm read,
 # and a second call skips the finished run.
 if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_paw_pbe_standard"):
