@@ -60,8 +60,11 @@ assert m and m.group(2) is None, text
 # a fixed seed; the maximum-likelihood estimates are within a few % there).
 sd = 10.0 ** np.random.default_rng(7).uniform(-1, 1.5, 2000)
 m, text = synthetic(sd, np.random.default_rng(8).standard_normal(2000) * np.sqrt((2 * sd) ** 2 + 9))
-fit = re.search(r"calibration valid: errors as N\(0, \(a std\)² \+ s0²\): a = (\S+), s0 = (\S+) meV/atom", text)
+fit = re.search(r"calibration valid: errors as N\(0, \(a std\)² \+ s0²\): a = (\S+), s0 = (\S+) meV/atom .*; "
+                r"such errors give Spearman (\S+), .*; a median of 0\.5 needs s0 below (\S+) meV/atom", text)
 assert fit and abs(float(fit.group(1)) - 2) < 0.15 and abs(float(fit.group(2)) - 3) < 0.3, text
+# Their band's median is above 0.5, so the floor that would bring it to 0.5 is above theirs.
+assert float(fit.group(3)) > 0.5 and float(fit.group(4)) > float(fit.group(2)), text
 r = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "missing.json")], expect_rc=1)
 assert r.stderr.startswith("parity: ") and "missing.json" in r.stderr, r.stderr
 
