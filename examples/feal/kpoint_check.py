@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""kpoint_check.py: how much of the held-out error is k-point sampling in the DFT labels?
+"""kpoint_check.py: the k-point sampling error of archived cDFT labels, and what it does to the errors.
 
 Reruns archived ABINIT cDFT runs with every ngkpt entry multiplied by --factor (all other input
 unchanged, so the same constrained moments, cell and smearing) and compares the total energies:
@@ -10,11 +10,12 @@ unchanged, so the same constrained moments, cell and smearing) and compares the 
 
 A constant energy shift per atom of each species does not matter to a fit (the mMTP's species
 energies absorb it), so the shift ΔE = E(dense) - E(standard) is fitted by least squares as
-sum_t n_t c_t over the species counts n_t, and what is left, per atom, is the part of the
-standard label that no smooth potential can learn: its RMS is printed as the k-point noise
-of the labels. With --eval (an `mmtp-driver eval` output of the same structures) and
---reference (the labels it was evaluated against), the committee's error is given against both
-labels (the dense one moved by the fitted species shifts) with Spearman(std, |error|).
+sum_t n_t c_t over the species counts n_t; what is left, per atom, is the k-point error of the
+standard label that a potential would have to learn (as a function of the structure and its
+moments) to reproduce the standard labels; its RMS is printed. With --eval (an `mmtp-driver
+eval` output of the same structures) and --reference (the labels it was evaluated against), the
+committee's error is given against both labels (the dense one moved by the fitted species
+shifts) with Spearman(std, |error|).
 
 Runs (OUT/SEED/NAME/NAME.abi) are done one after the other on one core; a run whose .abo ends
 with "Calculation completed." and whose .abi is the one being written is not run again
@@ -49,6 +50,12 @@ def species_of(abi_text):
     znucl = [int(float(z)) for z in re.search(r"^znucl\s+(.+)$", abi_text, re.M).group(1).split()]
     typat = [int(t) for t in re.search(r"^typat\s+(.+)$", abi_text, re.M).group(1).split()]
     return [symbol[znucl[t - 1]] for t in typat]
+
+
+def moments_of(abi_text):
+    """The constrained moments [μB]: z components of spinat."""
+    block = re.search(r"^spinat\s+((?:[-+.\deE]+\s+)+)", abi_text, re.M).group(1).split()
+    return [float(z) for z in block[2::3]]
 
 
 def denser(abi_text, factor):
@@ -111,7 +118,7 @@ def main():
             print(f"kpoint_check: {seed}/{name}: no completed {'standard' if e_std is None else 'dense'} run, left out",
                   file=sys.stderr)
             continue
-        rows.append((f"{seed}/{name}", species_of(abi), e_std * HARTREE_EV, e_dense * HARTREE_EV))
+        rows.append((f"{seed}/{name}", species_of(abi), e_std * HARTREE_EV, e_dense * HARTREE_EV, moments_of(abi)))
     if len(rows) < 3:
         raise SystemExit(f"kpoint_check: {len(rows)} completed pairs, need at least 3")
 
@@ -123,11 +130,12 @@ def main():
     noise = (shift - counts @ per_species) / natoms  # eV/atom
     print(f"{len(rows)} runs, k-grid x{args.factor}; fitted shift per atom: "
           + ", ".join(f"{s} {1000 * c:.2f} meV" for s, c in zip(species, per_species)))
-    print("| run | atoms | E(dense) - E(standard) [meV/atom] | minus species shifts [meV/atom] |")
-    print("|---|---|---|---|")
+    print("| run | atoms | mean abs m(Fe) [μB] | E(dense) - E(standard) [meV/atom] | minus species shifts [meV/atom] |")
+    print("|---|---|---|---|---|")
     for r, d, n, z in zip(rows, shift, natoms, noise):
-        print(f"| {r[0]} | {int(n)} | {1000 * d / n:.2f} | {1000 * z:+.2f} |")
-    print(f"k-point noise of the standard labels (RMS of the last column): {1000 * np.sqrt(np.mean(noise ** 2)):.2f} meV/atom")
+        fe = [abs(m) for s, m in zip(r[1], r[4]) if s == "Fe"]
+        print(f"| {r[0]} | {int(n)} | {np.mean(fe) if fe else 0:.2f} | {1000 * d / n:.2f} | {1000 * z:+.2f} |")
+    print(f"k-point error of the standard labels beyond the species shifts (RMS of the last column): {1000 * np.sqrt(np.mean(noise ** 2)):.2f} meV/atom")
 
     if args.eval and args.reference:
         from ase.io import read

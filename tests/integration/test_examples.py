@@ -143,9 +143,9 @@ if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_pa
     run([args.driver, "eval", *sum((["-p", os.path.join(EXAMPLE, "potential", f)] for f in members), []), reference, "-o", ev])
     r = run(base + ["--eval", ev, "--reference", reference])
     assert r.stderr.count("running") == 1 and "running b2-01" in r.stderr, r.stderr
-    shifts = [float(x) for x in re.findall(r"^\| s20303/b2-\d\d \| 2 \| (\S+) \|", r.stdout, re.M)]
+    shifts = [float(x) for x in re.findall(r"^\| s20303/b2-\d\d \| 2 \| [.0-9]+ \| (\S+) \|", r.stdout, re.M)]
     assert len(shifts) == 3 and max(abs(x) for x in shifts) < 0.01, r.stdout
-    assert re.search(r"k-point noise of the standard labels \(RMS of the last column\): 0\.00 meV/atom", r.stdout), r.stdout
+    assert re.search(r"k-point error of the standard labels beyond the species shifts \(RMS of the last column\): 0\.00 meV/atom", r.stdout), r.stdout
     rmse = re.findall(r"against the (?:standard|dense) labels: +RMSE (\S+) meV/atom, Spearman\(std, \|error\|\) (\S+)", r.stdout)
     assert len(rmse) == 2 and rmse[0] == rmse[1], r.stdout
     r = run(base + ["--no-run"])
