@@ -77,7 +77,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--archive", required=True, nargs="+", help="tar.xz of ABINIT runs (SEED/NAME/NAME.abi and .abo)")
     ap.add_argument("--only", required=True, help="comma-separated run names (in every archive)")
-    ap.add_argument("--out", required=True, help="directory of the dense runs (OUT/NAME/NAME.abi)")
+    ap.add_argument("--out", required=True, help="directory of the dense runs (OUT/SEED/NAME/NAME.abi)")
     ap.add_argument("--factor", type=int, default=2, help="multiply every ngkpt entry by this")
     ap.add_argument("--abinit", default="abinit", help="ABINIT executable")
     ap.add_argument("--no-run", action="store_true", help="run nothing: compare the completed dense runs only")
