@@ -17,17 +17,19 @@ eval` output of the same structures) and --reference (the labels it was evaluate
 committee's error is given against both labels (the dense one moved by the fitted species
 shifts) with Spearman(std, |error|).
 
-Runs (OUT/SEED/NAME/NAME.abi) are done one after the other on one core; a run whose .abo ends
-with "Calculation completed." and whose .abi is the one being written is not run again
-(rerunning resumes; several instances with different --only lists may share OUT). --no-run
-only reads what is there.
+Runs (OUT/SEED/NAME/NAME.abi) are made one after the other on one core by tools/abinit-cdft's
+runner (its resume rule: a run whose .abo ends with "Calculation completed." and whose .abi is
+the one being written is not run again; several instances with different --only lists may share
+OUT; OUT/SEED/status.tsv logs each attempt). --no-run only reads what is there. A run that did
+not complete or whose SCF did not converge is left out, with a message.
 Energies: the final echo of `etotal` [Ha], converted with CODATA 2018 (27.211386245988 eV/Ha).
 """
 
 import argparse
+import importlib.machinery
+import importlib.util
 import os
 import re
-import subprocess
 import sys
 import tarfile
 
@@ -36,12 +38,30 @@ import numpy as np
 HARTREE_EV = 27.211386245988
 
 
+def abinit_cdft():
+    """tools/abinit-cdft as a module (its `run`: write, resume and run one ABINIT input)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "abinit-cdft")
+    loader = importlib.machinery.SourceFileLoader("abinit_cdft", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("abinit_cdft", loader))
+    loader.exec_module(module)
+    return module
+
+
 def total_energy(abo_text):
-    """The final etotal of a completed ABINIT output [Ha], or None if it did not complete."""
-    if "Calculation completed." not in abo_text:
+    """The final etotal of a completed ABINIT output [Ha], or None if it did not complete or its SCF
+    did not converge."""
+    if "Calculation completed." not in abo_text or "was not enough SCF cycles to converge" in abo_text:
         return None
     found = re.findall(r"^\s+etotal1?\s+(\S+)", abo_text, re.M)
     return float(found[-1].replace("D", "E")) if found else None
+
+
+def finished_energy(directory, name, abi_text):
+    """total_energy of directory/name.abo [Ha] when directory/name.abi is `abi_text`, else None."""
+    abi, abo = (os.path.join(directory, name + ext) for ext in (".abi", ".abo"))
+    if not (os.path.exists(abi) and os.path.exists(abo)) or open(abi).read() != abi_text:
+        return None
+    return total_energy(open(abo).read())
 
 
 def species_of(abi_text):
@@ -68,11 +88,6 @@ def denser(abi_text, factor):
     return out
 
 
-def spearman(a, b):
-    ra, rb = (np.argsort(np.argsort(x)).astype(float) for x in (a, b))
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--archive", required=True, nargs="+", help="tar.xz of ABINIT runs (SEED/NAME/NAME.abi and .abo)")
@@ -84,7 +99,10 @@ def main():
     ap.add_argument("--eval", help="mmtp-driver eval output (extxyz) of the archived structures")
     ap.add_argument("--reference", help="the labels --eval was compared with (extxyz, same order)")
     args = ap.parse_args()
+    if args.factor < 1:
+        ap.error("--factor must be >= 1")
     names = [n for n in args.only.split(",") if n]
+    cdft = None if args.no_run else abinit_cdft()
 
     standard = {}
     for archive in args.archive:
@@ -97,26 +115,14 @@ def main():
     for seed, name, kind in sorted(k for k in standard if k[2] == "abi"):
         abi = denser(standard[(seed, name, "abi")], args.factor)
         e_std = total_energy(standard.get((seed, name, "abo"), ""))
-        run = os.path.join(args.out, seed, name)
-        abi_path, abo_path = os.path.join(run, name + ".abi"), os.path.join(run, name + ".abo")
-        def dense_energy():
-            same = os.path.exists(abi_path) and open(abi_path).read() == abi
-            return total_energy(open(abo_path).read()) if same and os.path.exists(abo_path) else None
-
-        e_dense = dense_energy()
-        if e_dense is None and not args.no_run:
-            os.makedirs(run, exist_ok=True)
-            with open(abi_path, "w") as f:
-                f.write(abi)
-            if os.path.exists(abo_path):
-                os.remove(abo_path)  # ABINIT would otherwise write NAME.abo0001
+        e_dense = finished_energy(os.path.join(args.out, seed, name), name, abi)
+        if e_dense is None and cdft:
             print(f"kpoint_check: running {name} ({args.factor}x k-grid)", file=sys.stderr, flush=True)
-            with open(os.path.join(run, name + ".log"), "w") as log:
-                subprocess.run([args.abinit, name + ".abi"], cwd=run, stdout=log, stderr=subprocess.STDOUT)
-            e_dense = dense_energy()
+            cdft.run(name, abi, os.path.join(args.out, seed), 1, args.abinit, False)
+            e_dense = finished_energy(os.path.join(args.out, seed, name), name, abi)
         if e_std is None or e_dense is None:
-            print(f"kpoint_check: {seed}/{name}: no completed {'standard' if e_std is None else 'dense'} run, left out",
-                  file=sys.stderr)
+            print(f"kpoint_check: {seed}/{name}: no completed and converged {'standard' if e_std is None else 'dense'} "
+                  "run, left out", file=sys.stderr)
             continue
         rows.append((f"{seed}/{name}", species_of(abi), e_std * HARTREE_EV, e_dense * HARTREE_EV, moments_of(abi)))
     if len(rows) < 3:
@@ -139,6 +145,7 @@ def main():
 
     if args.eval and args.reference:
         from ase.io import read
+        from scipy.stats import spearmanr  # python3-scipy (tools/setup.sh)
 
         model = {a.info["source"].split(".abo")[0]: a for a in read(args.eval, ":")}
         label = {a.info["source"].split(".abo")[0]: a for a in read(args.reference, ":")}
@@ -155,9 +162,9 @@ def main():
         if len(sd) >= 3:
             e_s, e_d, sd = (1000 * np.array(x) for x in (e_s, e_d, sd))
             print(f"committee mean against the standard labels: RMSE {np.sqrt(np.mean(e_s ** 2)):.2f} meV/atom, "
-                  f"Spearman(std, |error|) {spearman(sd, abs(e_s)):.2f}")
+                  f"Spearman(std, |error|) {spearmanr(sd, abs(e_s))[0]:.2f}")
             print(f"committee mean against the dense labels:    RMSE {np.sqrt(np.mean(e_d ** 2)):.2f} meV/atom, "
-                  f"Spearman(std, |error|) {spearman(sd, abs(e_d)):.2f}  ({len(sd)} structures)")
+                  f"Spearman(std, |error|) {spearmanr(sd, abs(e_d))[0]:.2f}  ({len(sd)} structures)")
 
 
 if __name__ == "__main__":
