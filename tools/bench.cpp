@@ -89,8 +89,9 @@ int main(int argc, char** argv) {
     }
     std::size_t atoms = 0;
     for (const auto& s : data.samples()) atoms += static_cast<std::size_t>(s.structure.size());
-    fmt::print("potential: {} ({} parameters)\ndata: {} ({} structures, {} atoms)\nthreads: {}\nloss: {:.12e}\n", pot,
-               p.parameter_count(), input, data.size(), atoms, threads, loss);
+    fmt::print("potential: {} ({} parameters)\ndata: {} ({} structures, {} atoms)\nthreads: {}\nloss: {:.12e}\n"
+               "gradient_norm: {:.12e}\n",
+               pot, p.parameter_count(), input, data.size(), atoms, threads, loss, grad.norm());
     fmt::print("fit_us_per_atom_median: {:.3f}\nfit_ms_per_evaluation_median: {:.3f}\n",
                1000 * median_of(ms) / static_cast<double>(atoms), median_of(ms));
     return 0;

@@ -64,9 +64,6 @@ struct ScalarBinaryOpTraits<double, mmtp::equations::Dual, Op> {
 
 namespace mmtp::equations {
 
-template <class T>
-using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
-
 /// Rows of dual numbers stored as two double arrays (values, derivatives), so that the
 /// row operations of the equations below vectorise as they do for double: the layout
 /// differs, the arithmetic is Dual's.
@@ -162,7 +159,51 @@ struct SpinInversion {
   double weight;  ///< 1/2 or 1
   explicit SpinInversion(bool symmetrized) : signs(symmetrized ? 2 : 1), weight(symmetrized ? 0.5 : 1.0) {}
   static double sigma(int sg) { return sg == 0 ? 1.0 : -1.0; }
+  /// The weight of each lane of a SignPair: (1/2, 1/2), or (1, 0) for the raw E(M).
+  Eigen::Array2d lane_weights() const { return {weight, signs == 2 ? weight : 0.0}; }
 };
+
+/// Dual numbers of both signs of Eq. 6, values and derivatives each side by side (see SignPair).
+struct DualPair {
+  Eigen::Array2d v = Eigen::Array2d::Zero(), d = Eigen::Array2d::Zero();
+  DualPair() = default;
+  DualPair(const Eigen::Array2d& value, const Eigen::Array2d& derivative) : v(value), d(derivative) {}
+  DualPair& operator+=(const DualPair& b) { v += b.v, d += b.d; return *this; }
+  DualPair& operator+=(const Eigen::Array2d& b) { v += b; return *this; }  ///< a constant per lane
+};
+inline DualPair operator*(const DualPair& a, const DualPair& b) { return {a.v * b.v, a.d * b.v + a.v * b.d}; }
+inline DualPair operator*(double c, const DualPair& b) { return {c * b.v, c * b.d}; }
+inline DualPair operator*(const Eigen::Array2d& c, const DualPair& b) { return {c * b.v, c * b.d}; }
+
+/// A scalar for each sign of Eq. 6 side by side — lane s holds sign s of SpinInversion (lane 1
+/// is zero for the raw E(M)) — so that site_energy handles both signs in one vectorised sweep.
+template <class T>
+struct SignPairOf {
+  using type = Eigen::Array2d;
+};
+template <>
+struct SignPairOf<Dual> {
+  using type = DualPair;
+};
+template <class T>
+using SignPair = typename SignPairOf<T>::type;
+
+/// A SignPair with every lane zero (Eigen leaves a default-constructed Array2d uninitialised).
+template <class T>
+SignPair<T> zero_pair() {
+  return SignPair<T>(Eigen::Array2d::Zero(), Eigen::Array2d::Zero());
+}
+template <>
+inline Eigen::Array2d zero_pair<double>() {
+  return Eigen::Array2d::Zero();
+}
+
+inline double lane_value(const Eigen::Array2d& x, int s) { return x[s]; }
+inline Dual lane_value(const DualPair& x, int s) { return {x.v[s], x.d[s]}; }
+inline void set_lane(Eigen::Array2d& x, int s, double value) { x[s] = value; }
+inline void set_lane(DualPair& x, int s, const Dual& value) { x.v[s] = value.v, x.d[s] = value.d; }
+inline double lane_sum(const Eigen::Array2d& x) { return x.sum(); }
+inline Dual lane_sum(const DualPair& x) { return {x.v.sum(), x.d.sum()}; }
 
 /// Affine map of each species' moment range onto [−1, 1]: x = (σm − center)/half.
 struct MomentScale {
@@ -240,24 +281,55 @@ void contract_central(const MtpParameters& p, int ti, bool magnetic, const T* ps
       }
 }
 
-/// Eq. 4: the radial functions f_μ(r_ij, z_i, z_j, m_i, m_j) = Σ_{ξ,b} C[z_j][μ][ξ·M + b]·G_{ξM+b}(j)
-/// for every neighbour j, with G = Q_ξ(r_ij)·ψ_b(m_j) (or Q_ξ alone without moments), summed
-/// over each run of neighbours of one species. F is radial_funcs_count × nn.
-/// F[:, k0 .. k0+len) = C_t·G[:, k0 .. k0+len), C_t the NR × width coefficients at `c` (row-major):
-/// one small matrix product per run of neighbours of one species.
-inline void block_product(const double* c, int NR, int width, const RowArray<double>& G, Index k0, Index len,
-                          RowArray<double>& F) {
-  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  F.matrix().block(0, k0, NR, len).noalias() = Eigen::Map<const Mat>(c, NR, width) * G.matrix().block(0, k0, width, len);
+/// Row-major double matrix: coefficient blocks and small products.
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// F[f0 .. f0+rows) = C·G[0 .. width) over the neighbour columns [k0, k0+len) (`add`: +=), C the
+/// rows × width coefficients at `c` (row-major): one small matrix product, for double and dual rows.
+inline void block_product(const double* c, int rows, int width, const RowArray<double>& G, Index k0, Index len,
+                          RowArray<double>& F, Index f0 = 0, bool add = false) {
+  auto out = F.matrix().block(f0, k0, rows, len);
+  const auto product = Eigen::Map<const RowMatrix>(c, rows, width) * G.matrix().block(0, k0, width, len);
+  if (add)
+    out.noalias() += product;
+  else
+    out.noalias() = product;
 }
-inline void block_product(const Dual* c, int NR, int width, const DualRows& G, Index k0, Index len, DualRows& F) {
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> cv(NR, width), cd(NR, width);
-  for (int q = 0; q < NR * width; ++q) cv.data()[q] = c[q].v, cd.data()[q] = c[q].d;
-  F.v.matrix().block(0, k0, NR, len).noalias() = cv * G.v.matrix().block(0, k0, width, len);
-  F.d.matrix().block(0, k0, NR, len).noalias() = cd * G.v.matrix().block(0, k0, width, len);
-  F.d.matrix().block(0, k0, NR, len).noalias() += cv * G.d.matrix().block(0, k0, width, len);
+inline void block_product(const Dual* c, int rows, int width, const DualRows& G, Index k0, Index len, DualRows& F,
+                          Index f0 = 0, bool add = false) {
+  thread_local RowMatrix cv, cd;
+  cv.resize(rows, width), cd.resize(rows, width);
+  for (int q = 0; q < rows * width; ++q) cv.data()[q] = c[q].v, cd.data()[q] = c[q].d;
+  auto v = F.v.matrix().block(f0, k0, rows, len);
+  auto d = F.d.matrix().block(f0, k0, rows, len);
+  if (!add) v.setZero(), d.setZero();
+  v.noalias() += cv * G.v.matrix().block(0, k0, width, len);
+  d.noalias() += cd * G.v.matrix().block(0, k0, width, len);
+  d.noalias() += cv * G.d.matrix().block(0, k0, width, len);
 }
 
+/// out(a, b) = Σ_k X(x0 + a, k0 + k)·Y(y0 + b, k0 + k), k < len: products of rows summed over the
+/// neighbour columns, nx × ny written row-major to `out`; for double and dual rows.
+inline void row_products(const RowArray<double>& X, Index x0, Index nx, const RowArray<double>& Y, Index y0, Index ny,
+                         Index k0, Index len, double* out) {
+  Eigen::Map<RowMatrix>(out, nx, ny).noalias() =
+      X.matrix().block(x0, k0, nx, len) * Y.matrix().block(y0, k0, ny, len).transpose();
+}
+inline void row_products(const DualRows& X, Index x0, Index nx, const DualRows& Y, Index y0, Index ny, Index k0,
+                         Index len, Dual* out) {
+  const auto xv = X.v.matrix().block(x0, k0, nx, len), xd = X.d.matrix().block(x0, k0, nx, len);
+  const auto yv = Y.v.matrix().block(y0, k0, ny, len), yd = Y.d.matrix().block(y0, k0, ny, len);
+  thread_local RowMatrix v, d;
+  v.resize(nx, ny), d.resize(nx, ny);
+  v.noalias() = xv * yv.transpose();
+  d.noalias() = xd * yv.transpose();
+  d.noalias() += xv * yd.transpose();
+  for (Index q = 0; q < nx * ny; ++q) out[q] = {v.data()[q], d.data()[q]};
+}
+
+/// Eq. 4: the radial functions f_μ(r_ij, z_i, z_j, m_i, m_j) = Σ_{ξ,b} C[z_j][μ][ξ·M + b]·G_{ξM+b}(j)
+/// for every neighbour j, with G = Q_ξ(r_ij)·ψ_b(m_j) (or Q_ξ alone without moments), summed
+/// over each run of neighbours of one species (one block_product each). F is radial_funcs_count × nn.
 template <class T>
 void radial_functions(int S, int NR, int width, const std::vector<Index>& type_start, const std::vector<T>& C,
                       const Rows<T>& G, Rows<T>& F) {
@@ -268,14 +340,21 @@ void radial_functions(int S, int NR, int width, const std::vector<Index>& type_s
 }
 
 /// Eq. 3: the basic moment tensor components M_k = Σ_j f_{μ_k}(j)·(r̂_ij^⊗ν)_k, each component
-/// being an angular monomial U_{m_k}; the products of alpha_index_times start at zero.
+/// being an angular monomial U_{m_k}, for the sign `lane` (SignPair) of mom (alpha_moments_count
+/// entries; the call for lane 0 first zeroes every lane of every moment, so that the products of
+/// alpha_index_times start at zero). For each μ one product of the monomial rows it uses
+/// (AngularMonomials::of_radial) with f_μ.
 template <class T>
 void moment_tensors(const MtpParameters& p, const AngularMonomials& mono, const Rows<T>& F, const Rows<T>& U,
-                    Index nn, Column<T>& mom) {
-  const int n_basic = static_cast<int>(p.alpha_index_basic.size());
-  mom.setZero(p.alpha_moments_count);
-  for (int k = 0; k < n_basic; ++k)
-    mom[k] = (F.row(p.alpha_index_basic[k][0]).head(nn) * U.row(mono.of_basic[k]).head(nn)).sum();
+                    Index nn, int lane, std::vector<SignPair<T>>& mom) {
+  thread_local std::vector<T> P;  // P[μ·size + m] = Σ_j U_m(j)·f_μ(j)
+  const std::size_t size = static_cast<std::size_t>(mono.size());
+  P.resize(static_cast<std::size_t>(p.radial_funcs_count) * size);
+  for (int mu = 0; mu < p.radial_funcs_count; ++mu)
+    if (mono.of_radial[mu] > 0) row_products(U, 0, mono.of_radial[mu], F, mu, 1, 0, nn, &P[mu * size]);
+  if (lane == 0) mom.assign(static_cast<std::size_t>(p.alpha_moments_count), zero_pair<T>());
+  for (std::size_t k = 0; k < p.alpha_index_basic.size(); ++k)
+    set_lane(mom[k], lane, P[static_cast<std::size_t>(p.alpha_index_basic[k][0]) * size + mono.of_basic[k]]);
 }
 
 /// The products of alpha_index_times (Eq. 2's contractions) in an order that interleaves
@@ -305,56 +384,75 @@ inline std::vector<Contraction> contraction_schedule(const MtpParameters& p) {
   return out;
 }
 
-/// Eq. 2: the basis functions B_α (contractions of moment tensors, formed by the products of
-/// alpha_index_times, in the order of contraction_schedule) and the site energy E_i = s_{z_i} + Σ_α ξ_α B_α [eV]. Then the reverse
-/// sweep: adj_k = weight·∂E_i/∂M_k for every moment k.
+/// Eq. 2 for both signs of Eq. 6 at once (SignPair lanes; the basic moments from moment_tensors):
+/// the basis functions B_α (contractions of moment tensors, formed by the products of
+/// alpha_index_times in the order of contraction_schedule) and the site energy
+/// E_i = Σ_s w_s·(s_{z_i} + Σ_α ξ_α B_α(s)) [eV] with w = SpinInversion::lane_weights(), returned.
+/// Then the reverse sweep: adj[k] = w_s·∂E_i(s)/∂M_k(s) for every moment k, per lane.
 template <class T>
-T site_energy(const MtpParameters& p, const std::vector<Contraction>& schedule, int ti, Column<T>& mom, Column<T>& adj,
-              double weight) {
-  T* m = mom.data();
+T site_energy(const MtpParameters& p, const std::vector<Contraction>& schedule, int ti, std::vector<SignPair<T>>& mom,
+              std::vector<SignPair<T>>& adj, const Eigen::Array2d& weights) {
+  auto& m = mom;
   for (const Contraction& c : schedule) m[c.out] += c.mult * (m[c.left] * m[c.right]);
-  T e = T(p.species_coeffs[static_cast<std::size_t>(ti)]);
-  adj.setZero(p.alpha_moments_count);
-  T* g = adj.data();
+  SignPair<T> e = zero_pair<T>();
+  e += Eigen::Array2d::Constant(p.species_coeffs[static_cast<std::size_t>(ti)]);
+  adj.assign(mom.size(), zero_pair<T>());
+  auto& g = adj;
   for (int a = 0; a < p.alpha_scalar_moments(); ++a) {
-    e += p.moment_coeffs[static_cast<std::size_t>(a)] * m[p.alpha_moment_mapping[a]];
-    g[p.alpha_moment_mapping[a]] += weight * p.moment_coeffs[static_cast<std::size_t>(a)];
+    const double xi = p.moment_coeffs[static_cast<std::size_t>(a)];
+    e += xi * m[p.alpha_moment_mapping[a]];
+    g[p.alpha_moment_mapping[a]] += xi * weights;
   }
   for (auto c = schedule.rbegin(); c != schedule.rend(); ++c) {
-    const T gk = c->mult * g[c->out];
+    const SignPair<T> gk = c->mult * g[c->out];
     g[c->left] += gk * m[c->right];
     g[c->right] += gk * m[c->left];
   }
-  return e;
+  return lane_sum(weights * e);
 }
 
-/// Reverse of Eq. 3 onto the radial functions: A_μ(j) = Σ_{k: μ_k = μ} adj_k·U_{m_k}(j) = ∂E_i/∂f_μ(j)
-/// (NR × nn, added to).
+/// The adjoints of the basic moments of sign `lane` (adj as site_energy leaves it) arranged by radial
+/// function and monomial: P[μ·size + m] = Σ_{k: μ_k = μ, m_k = m} adj_k (radial_funcs_count ×
+/// AngularMonomials::size()).
 template <class T>
-void radial_adjoint(const MtpParameters& p, const AngularMonomials& mono, const Column<T>& adj, const Rows<T>& U,
-                    Index nn, Rows<T>& A) {
+void adjoint_by_monomial(const MtpParameters& p, const AngularMonomials& mono, const std::vector<SignPair<T>>& adj,
+                         int lane, std::vector<T>& P) {
+  const std::size_t size = static_cast<std::size_t>(mono.size());
+  P.assign(static_cast<std::size_t>(p.radial_funcs_count) * size, T(0.0));
   for (std::size_t k = 0; k < p.alpha_index_basic.size(); ++k)
-    if (adj[static_cast<Index>(k)] != T(0.0))
-      A.row(p.alpha_index_basic[k][0]).head(nn) += adj[static_cast<Index>(k)] * U.row(mono.of_basic[k]).head(nn);
+    P[static_cast<std::size_t>(p.alpha_index_basic[k][0]) * size + mono.of_basic[k]] += lane_value(adj[k], lane);
 }
 
-/// ∂E_i/∂θ for θ = (radial_coeffs, species_coeffs, moment_coeffs) in fit::pack order, for one
-/// sign of Eq. 6 (its weight already in A and adj): the radial coefficients through
-/// Σ_j A_μ(j)·Q_ξ(j)·ψ_a(m_i)·ψ_b(m_j) (skipped unless `radial`), the species and moment
-/// coefficients through 1 and B_α. Added to `grad`. `mirrored`: G holds ψ_b(m_j) for a sign
+/// Reverse of Eq. 3 onto the radial functions: A_μ(j) = Σ_m P(μ, m)·U_m(j) = ∂E_i/∂f_μ(j), with P
+/// from adjoint_by_monomial (NR × nn, added to): for each μ one product with the monomial rows it uses.
+template <class T>
+void radial_adjoint(const MtpParameters& p, const AngularMonomials& mono, const std::vector<T>& P, const Rows<T>& U,
+                    Index nn, Rows<T>& A) {
+  const std::size_t size = static_cast<std::size_t>(mono.size());
+  for (int mu = 0; mu < p.radial_funcs_count; ++mu)
+    if (mono.of_radial[mu] > 0) block_product(&P[mu * size], 1, mono.of_radial[mu], U, 0, nn, A, mu, true);
+}
+
+/// ∂E_i/∂θ for θ = (radial_coeffs, species_coeffs, moment_coeffs) in fit::pack order, for the
+/// sign `lane` of Eq. 6 (its weight already in A and adj; mom as site_energy leaves it): the
+/// radial coefficients through Σ_j A_μ(j)·Q_ξ(j)·ψ_a(m_i)·ψ_b(m_j) (skipped unless `radial`), the
+/// species and moment coefficients through 1 and B_α. Added to `grad`. `mirrored`: G holds ψ_b(m_j) for a sign
 /// evaluated at −m_j (mirror_odd), so the odd b change sign.
 template <class T>
 void parameter_gradient(const MtpParameters& p, int ti, bool magnetic, const std::vector<Index>& type_start, const T* psi_i,
-                        const Rows<T>& G, const Rows<T>& A, const Column<T>& mom, double weight, bool radial,
-                        bool mirrored, T* grad) {
+                        const Rows<T>& G, const Rows<T>& A, const std::vector<SignPair<T>>& mom, int lane, double weight,
+                        bool radial, bool mirrored, T* grad) {
   const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size, S = p.species_count;
   const int width = magnetic ? R * M : R;
+  thread_local std::vector<T> H;
+  H.resize(static_cast<std::size_t>(NR * width));
   for (int t = 0; t < S && radial; ++t) {
     const Index k0 = type_start[t], len = type_start[t + 1] - k0;
     if (len == 0) continue;
+    row_products(A, 0, NR, G, 0, width, k0, len, H.data());  // H(μ, q) = Σ_j A_μ(j)·G_q(j)
     for (int mu = 0; mu < NR; ++mu)
       for (int q = 0; q < width; ++q) {
-        T h = (A.row(mu).segment(k0, len) * G.row(q).segment(k0, len)).sum();
+        T h = H[static_cast<std::size_t>(mu * width + q)];
         if (mirrored && (q % M) % 2 == 1) h = -h;
         const int x = magnetic ? q / M : q;
         for (int a = 0; a < M; ++a)
@@ -365,7 +463,7 @@ void parameter_gradient(const MtpParameters& p, int ti, bool magnetic, const std
   const std::size_t species0 = p.radial_coeffs.size(), moment0 = species0 + static_cast<std::size_t>(S);
   grad[species0 + static_cast<std::size_t>(ti)] += T(weight);
   for (int a = 0; a < p.alpha_scalar_moments(); ++a)
-    grad[moment0 + static_cast<std::size_t>(a)] += weight * mom[p.alpha_moment_mapping[a]];
+    grad[moment0 + static_cast<std::size_t>(a)] += weight * lane_value(mom[p.alpha_moment_mapping[a]], lane);
 }
 
 }  // namespace mmtp::equations

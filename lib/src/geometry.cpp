@@ -37,7 +37,10 @@ AngularMonomials::AngularMonomials(const MtpParameters& p) {
     const int m = index.at({b[1], b[2], b[3]});
     of_basic.push_back(m);
     is_used[static_cast<std::size_t>(m)] = true;
+    if (b[0] >= static_cast<int>(of_radial.size())) of_radial.resize(static_cast<std::size_t>(b[0]) + 1, 0);
+    of_radial[static_cast<std::size_t>(b[0])] = std::max(of_radial[static_cast<std::size_t>(b[0])], m + 1);
   }
+  of_radial.resize(std::max<std::size_t>(of_radial.size(), static_cast<std::size_t>(p.radial_funcs_count)), 0);
   for (std::size_t m = 1; m < list.size(); ++m)
     if (is_used[m]) used.push_back(static_cast<int>(m));
 }

@@ -13,7 +13,6 @@
 
 namespace mmtp {
 
-using equations::Column;
 
 /// Scratch memory of one thread; columns are neighbours, rows are features.
 struct MagneticMtp::Workspace {
@@ -22,9 +21,12 @@ struct MagneticMtp::Workspace {
   RowArray<double> F[2], dF[2], dFmj[2], dFmi[2];  // radial functions and derivatives per sign, NR × nn
   RowArray<double> A[2];  // ∂E/∂f_μ(r_ij) per sign, NR × nn
   RowArray<double> B;     // Σ_k adj_k f_μk per monomial, both signs, n_monomials × nn
+  RowArray<double> ang;   // Σ_m B_m ∇_û(û^m), 3 × nn
+  RowArray<double> per_pair;  // rows: ∂E_i/∂m_j, Σ_μ A_μ f'_μ, Σ_m |m| B_m û^m; 3 × nn
   RowArray<double> psi_j[2], dpsi_j[2];  // neighbour magnetic basis, M × nn
   std::vector<double> C[2], Cd[2];       // coefficients contracted with the central atom's basis
-  Column<double> mom[2], adj[2];
+  std::vector<double> P;                 // adjoints by radial function and monomial
+  std::vector<equations::SignPair<double>> mom, adj;  // moments and their adjoints, both signs
 
   void resize(Index nn, const MtpParameters& p, int n_monomials) {
     if (G.cols() >= nn && B.rows() == n_monomials && G.cols() > 0) return;
@@ -34,6 +36,8 @@ struct MagneticMtp::Workspace {
     const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size;
     for (RowArray<double>* a : {&G, &Gr, &Gm}) a->resize(R * M, cap);
     B.resize(n_monomials, cap);
+    ang.resize(3, cap);
+    per_pair.resize(3, cap);
     for (int s = 0; s < 2; ++s) {
       for (RowArray<double>* a : {&F[s], &dF[s], &dFmj[s], &dFmi[s], &A[s]}) a->resize(NR, cap);
       psi_j[s].resize(M, cap);
@@ -184,28 +188,29 @@ double MagneticMtp::site(const Structure& s, const SiteGeometry& g, Index i, boo
     }
   }
 
-  // Forward and backward through the moments (Eqs. 3 and 2), per sign (Eq. 6).
-  double energy = 0.0;
+  // Forward and backward through the moments (Eqs. 3 and 2), both signs (Eq. 6) at once.
+  for (int sg = 0; sg < inversion.signs; ++sg)
+    equations::moment_tensors<double>(p_, monomials_, w.F[sg], g.U, nn, sg, w.mom);
+  const double energy = equations::site_energy<double>(p_, schedule_, ti, w.mom, w.adj, inversion.lane_weights());
   if (forces) w.B.topLeftCorner(monomials_.size(), nn).setZero();
   for (int sg = 0; sg < inversion.signs; ++sg) {
-    equations::moment_tensors(p_, monomials_, w.F[sg], g.U, nn, w.mom[sg]);
-    energy += inversion.weight * equations::site_energy(p_, schedule_, ti, w.mom[sg], w.adj[sg], inversion.weight);
     w.A[sg].topLeftCorner(NR, nn).setZero();
-    equations::radial_adjoint(p_, monomials_, w.adj[sg], g.U, nn, w.A[sg]);
-    if (forces)
-      for (std::size_t k = 0; k < p_.alpha_index_basic.size(); ++k)
-        if (w.adj[sg][static_cast<Index>(k)] != 0.0)
-          w.B.row(monomials_.of_basic[k]).head(nn) +=
-              w.adj[sg][static_cast<Index>(k)] * w.F[sg].row(p_.alpha_index_basic[k][0]).head(nn);
+    equations::adjoint_by_monomial<double>(p_, monomials_, w.adj, sg, w.P);
+    equations::radial_adjoint(p_, monomials_, w.P, g.U, nn, w.A[sg]);
+    if (forces)  // B_m(j) += Σ_μ P(μ, m)·f_μ(j)
+      w.B.matrix().topLeftCorner(monomials_.size(), nn).noalias() +=
+          Eigen::Map<const equations::RowMatrix>(w.P.data(), NR, monomials_.size()).transpose() *
+          w.F[sg].matrix().topLeftCorner(NR, nn);
   }
   if (nn == 0) return energy;  // an isolated atom: E_i = the species coefficient, no gradient
 
   if (magnetic) {
-    Eigen::ArrayXd dmj = Eigen::ArrayXd::Zero(nn);
+    auto dmj = w.per_pair.row(0).head(nn);
+    dmj.setZero();
     double dmi = 0.0;
     for (int sg = 0; sg < inversion.signs; ++sg)
       for (int mu = 0; mu < NR; ++mu) {
-        dmj += (w.A[sg].row(mu).head(nn) * w.dFmj[sg].row(mu).head(nn)).transpose();
+        dmj += w.A[sg].row(mu).head(nn) * w.dFmj[sg].row(mu).head(nn);
         dmi += (w.A[sg].row(mu).head(nn) * w.dFmi[sg].row(mu).head(nn)).sum();
       }
     for (Index k = 0; k < nn; ++k) out.dE_dm[g.atom[k]] += dmj[k];
@@ -214,17 +219,18 @@ double MagneticMtp::site(const Structure& s, const SiteGeometry& g, Index i, boo
   if (!forces) return energy;
 
   // ∂E_i/∂r_ij = r̂ Σ_μ A_μ f'_μ + (1/r)[Σ_m B_m ∇_û(û^m) − r̂ Σ_m |m| B_m û^m].
-  Eigen::ArrayXd radial = Eigen::ArrayXd::Zero(nn);
+  auto radial = w.per_pair.row(1).head(nn);
+  auto rank_sum = w.per_pair.row(2).head(nn);
+  auto ang = w.ang.leftCols(nn);
+  radial.setZero(), rank_sum.setZero(), ang.setZero();
   for (int sg = 0; sg < inversion.signs; ++sg)
-    for (int mu = 0; mu < NR; ++mu) radial += (w.A[sg].row(mu).head(nn) * w.dF[sg].row(mu).head(nn)).transpose();
-  Eigen::Array3Xd ang = Eigen::Array3Xd::Zero(3, nn);
-  Eigen::ArrayXd rank_sum = Eigen::ArrayXd::Zero(nn);
+    for (int mu = 0; mu < NR; ++mu) radial += w.A[sg].row(mu).head(nn) * w.dF[sg].row(mu).head(nn);
   for (int m : monomials_.used) {
     const auto& mono = monomials_.list[static_cast<std::size_t>(m)];
     const auto Bm = w.B.row(m).head(nn);
     for (int d = 0; d < 3; ++d)
       if (mono.power[d]) ang.row(d) += mono.power[d] * Bm * g.U.row(mono.lower[d]);
-    rank_sum += ((mono.power[0] + mono.power[1] + mono.power[2]) * Bm * g.U.row(m)).transpose();
+    rank_sum += (mono.power[0] + mono.power[1] + mono.power[2]) * Bm * g.U.row(m);
   }
   for (Index k = 0; k < nn; ++k) {
     const Eigen::Vector3d u = g.unit.col(k);

@@ -27,6 +27,9 @@ struct AngularMonomials {
   std::vector<Monomial> list;
   std::vector<int> of_basic;  ///< monomial of each basic moment (alpha_index_basic)
   std::vector<int> used;      ///< monomials of rank ≥ 1 that some basic moment uses
+  /// per radial function μ: its basic moments use monomials of the first of_radial[μ] of the list
+  /// (those of rank ≤ the largest rank with μ, since the list is by rank); 0 if none
+  std::vector<int> of_radial;
   explicit AngularMonomials(const MtpParameters& p);
   /// Largest rank a + b + c of the basic moments of `p`.
   static int max_rank(const MtpParameters& p);
@@ -42,7 +45,8 @@ struct SiteGeometry {
   std::vector<int> atom;         ///< neighbour atom index, sorted by species
   std::vector<Index> type_start; ///< neighbours of species t are type_start[t] .. type_start[t+1]−1
   Eigen::ArrayXd r;              ///< |r_ij| [Å], size nn
-  Eigen::Array3Xd unit, vec;     ///< r̂_ij and r_ij [Å], 3×nn
+  RowArray<double> unit;         ///< r̂_ij, 3×nn (rows: x, y, z)
+  Eigen::Array3Xd vec;           ///< r_ij [Å], 3×nn
   RowArray<double> Q, dQ;        ///< Q_ξ(r_ij) and dQ_ξ/dr [Å⁻¹], radial_basis_size × nn
   RowArray<double> U;            ///< monomial m of r̂_ij, AngularMonomials::size() × nn
   int short_pairs = 0;           ///< neighbours closer than R_min

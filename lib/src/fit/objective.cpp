@@ -15,37 +15,39 @@
 namespace mmtp::fit {
 namespace {
 
-using equations::Column;
 using equations::Dual;
 
 /// Scratch memory of one thread for the dual-number pass.
 struct DualWorkspace {
-  equations::DualRows Q, U, G, F, A, psi_j;
+  equations::DualRows Q, U, G[2], F, A, psi_j;  // G per sign of Eq. 6 (one serves both when mirrored)
   Eigen::Matrix3Xd dvec;
+  Eigen::ArrayXd dr;    // δr per neighbour
+  RowArray<double> du;  // δr̂, 3×nn
   std::vector<Dual> gradient;
-  std::vector<Dual> C;
-  Column<Dual> mom, adj;
+  std::vector<Dual> C, P;
+  std::vector<equations::DualPair> mom, adj;  // both signs of Eq. 6 (SignPair)
 };
 
 /// A site's geometry in dual numbers along the pair-vector tangents `dvec` (3×nn): Q_ξ(r) and
 /// the angular monomials (geometry.hpp) with their derivatives δr = r̂·δr_ij, δr̂ = (δr_ij − r̂ δr)/r.
 void lift(const SiteGeometry& g, const AngularMonomials& mono, const Eigen::Matrix3Xd& dvec, DualWorkspace& w) {
   const Index nn = g.nn;
-  Eigen::ArrayXd dr(nn);
-  Eigen::Array3Xd du(3, nn);
+  Eigen::ArrayXd& dr = w.dr;
+  RowArray<double>& du = w.du;
+  dr.resize(nn);
+  du.resize(3, nn);
   for (Index k = 0; k < nn; ++k) {
     dr[k] = g.unit.col(k).matrix().dot(dvec.col(k));
     du.col(k) = (dvec.col(k).array() - g.unit.col(k) * dr[k]) / g.r[k];
   }
   w.Q.v = g.Q;
   w.Q.d = g.dQ.rowwise() * dr.transpose();
-  w.U.resize(mono.size(), nn);
-  w.U.row(0).setConstant(Dual(1.0));
+  w.U.v = g.U;
+  w.U.d.resize(mono.size(), nn);
+  w.U.d.row(0).setZero();
   for (int m = 1; m < mono.size(); ++m) {
     const auto& e = mono.list[static_cast<std::size_t>(m)];
-    const auto lower = w.U.row(e.lower[e.axis]);
-    w.U.v.row(m) = lower.v * g.unit.row(e.axis);
-    w.U.d.row(m) = lower.d * g.unit.row(e.axis) + lower.v * du.row(e.axis);
+    w.U.d.row(m) = w.U.d.row(e.lower[e.axis]) * g.unit.row(e.axis) + g.U.row(e.lower[e.axis]) * du.row(e.axis);
   }
 }
 
@@ -71,14 +73,12 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
     for (Index k = 0; k < nn; ++k) w.dvec.col(k) = dr.col(g.atom[k]) - dr.col(i) + deps * g.vec.col(k).matrix();
     lift(g, mono, w.dvec, w);
     w.F.resize(NR, nn);
-    w.A.resize(NR, nn);
     w.psi_j.resize(M, nn);
-    if (magnetic) w.G.resize(width, nn);
+    Dual psi_i[2][equations::max_magnetic_basis], dpsi[equations::max_magnetic_basis];
     for (int sg = 0; sg < inversion.signs; ++sg) {
       const double sigma = equations::SpinInversion::sigma(sg);
       const bool mirrored = sg == 1 && scale.symmetric;  // the neighbours' basis of sign + serves
-      Dual psi_i[equations::max_magnetic_basis], dpsi[equations::max_magnetic_basis];
-      if (magnetic) equations::magnetic_basis(scale, ti, Dual(s.magmoms[i], dm[i]), sigma, M, psi_i, dpsi);
+      if (magnetic) equations::magnetic_basis(scale, ti, Dual(s.magmoms[i], dm[i]), sigma, M, psi_i[sg], dpsi);
       if (magnetic && !mirrored) {
         for (Index k = 0; k < nn; ++k) {
           Dual t[equations::max_magnetic_basis];
@@ -86,19 +86,25 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
           equations::magnetic_basis(scale, s.species[j], Dual(s.magmoms[j], dm[j]), sigma, M, t, dpsi);
           for (int b = 0; b < M; ++b) w.psi_j.set(b, k, t[b]);
         }
+        w.G[sg].resize(width, nn);
         for (int x = 0; x < R; ++x)
-          for (int b = 0; b < M; ++b) w.G.row(x * M + b) = w.Q.row(x) * w.psi_j.row(b);
+          for (int b = 0; b < M; ++b) w.G[sg].row(x * M + b) = w.Q.row(x) * w.psi_j.row(b);
       }
-      const equations::DualRows& G = magnetic ? w.G : w.Q;
-      equations::contract_central<Dual>(p, ti, magnetic, psi_i, nullptr, w.C, nullptr);
+      equations::contract_central<Dual>(p, ti, magnetic, psi_i[sg], nullptr, w.C, nullptr);
       if (magnetic && mirrored) equations::mirror_odd(w.C, M);
-      equations::radial_functions(S, NR, width, g.type_start, w.C, G, w.F);
-      equations::moment_tensors(p, mono, w.F, w.U, nn, w.mom);
-      equations::site_energy(p, schedule, ti, w.mom, w.adj, inversion.weight);
+      equations::radial_functions(S, NR, width, g.type_start, w.C, magnetic ? w.G[mirrored ? 0 : sg] : w.Q, w.F);
+      equations::moment_tensors<Dual>(p, mono, w.F, w.U, nn, sg, w.mom);
+    }
+    equations::site_energy<Dual>(p, schedule, ti, w.mom, w.adj, inversion.lane_weights());
+    w.A.resize(NR, nn);
+    for (int sg = 0; sg < inversion.signs; ++sg) {
+      const bool mirrored = sg == 1 && scale.symmetric;
       w.A.setZero();
-      equations::radial_adjoint(p, mono, w.adj, w.U, nn, w.A);
-      equations::parameter_gradient(p, ti, magnetic, g.type_start, psi_i, G, w.A, w.mom, inversion.weight, radial,
-                                    magnetic && mirrored, grad.data());
+      equations::adjoint_by_monomial<Dual>(p, mono, w.adj, sg, w.P);
+      equations::radial_adjoint(p, mono, w.P, w.U, nn, w.A);
+      equations::parameter_gradient(p, ti, magnetic, g.type_start, psi_i[sg], magnetic ? w.G[mirrored ? 0 : sg] : w.Q,
+                                    w.A, w.mom, sg, inversion.weight, radial, magnetic && mirrored,
+                                    grad.data());
     }
   }
 }
