@@ -24,118 +24,32 @@ struct Dual {
   Dual(double value) : v(value) {}  // NOLINT: constants enter the arithmetic implicitly
   Dual(double value, double derivative) : v(value), d(derivative) {}
   Dual& operator+=(const Dual& b) { v += b.v, d += b.d; return *this; }
-  Dual& operator-=(const Dual& b) { v -= b.v, d -= b.d; return *this; }
-  Dual& operator*=(const Dual& b) { d = d * b.v + v * b.d, v *= b.v; return *this; }
 };
 inline Dual operator+(const Dual& a, const Dual& b) { return {a.v + b.v, a.d + b.d}; }
 inline Dual operator-(const Dual& a, const Dual& b) { return {a.v - b.v, a.d - b.d}; }
 inline Dual operator-(const Dual& a) { return {-a.v, -a.d}; }
 inline Dual operator*(const Dual& a, const Dual& b) { return {a.v * b.v, a.d * b.v + a.v * b.d}; }
 inline Dual operator*(double a, const Dual& b) { return {a * b.v, a * b.d}; }
-inline Dual operator*(const Dual& a, double b) { return {a.v * b, a.d * b}; }
-inline Dual operator+(const Dual& a, double b) { return {a.v + b, a.d}; }
-inline Dual operator+(double a, const Dual& b) { return {a + b.v, b.d}; }
 inline Dual operator-(const Dual& a, double b) { return {a.v - b, a.d}; }
-inline Dual operator-(double a, const Dual& b) { return {a - b.v, -b.d}; }
 inline Dual operator/(const Dual& a, double b) { return {a.v / b, a.d / b}; }
-inline bool operator==(const Dual& a, const Dual& b) { return a.v == b.v && a.d == b.d; }
-inline bool operator!=(const Dual& a, const Dual& b) { return !(a == b); }
 
-}  // namespace mmtp::equations
-
-namespace Eigen {
-template <>
-struct NumTraits<mmtp::equations::Dual> : GenericNumTraits<mmtp::equations::Dual> {
-  using Real = mmtp::equations::Dual;
-  using NonInteger = mmtp::equations::Dual;
-  using Nested = mmtp::equations::Dual;
-  using Literal = double;
-  enum { IsComplex = 0, IsInteger = 0, IsSigned = 1, RequireInitialization = 1, ReadCost = 2, AddCost = 2, MulCost = 3 };
-};
-template <typename Op>
-struct ScalarBinaryOpTraits<mmtp::equations::Dual, double, Op> {
-  using ReturnType = mmtp::equations::Dual;
-};
-template <typename Op>
-struct ScalarBinaryOpTraits<double, mmtp::equations::Dual, Op> {
-  using ReturnType = mmtp::equations::Dual;
-};
-}  // namespace Eigen
-
-namespace mmtp::equations {
-
-/// Rows of dual numbers stored as two double arrays (values, derivatives), so that the
-/// row operations of the equations below vectorise as they do for double: the layout
-/// differs, the arithmetic is Dual's.
-template <class V>
-struct DualRef;
-
-/// A lazy dual expression: Eigen expressions for the value and the derivative.
-template <class V, class D>
-struct DualXpr {
-  V v;
-  D d;
-  Dual sum() const { return {v.sum(), d.sum()}; }
-};
-
-template <class V>
-struct DualRef {
-  V v, d;  ///< Eigen row blocks of the value and derivative arrays
-  auto segment(Index start, Index n) { return DualRef<decltype(v.segment(start, n))>{v.segment(start, n), d.segment(start, n)}; }
-  auto head(Index n) { return DualRef<decltype(v.head(n))>{v.head(n), d.head(n)}; }
-  template <class A, class B>
-  void operator=(const DualXpr<A, B>& e) {
-    v = e.v;
-    d = e.d;
-  }
-  template <class A, class B>
-  void operator+=(const DualXpr<A, B>& e) {
-    v += e.v;
-    d += e.d;
-  }
-  void operator=(const DualRef& o) {
-    v = o.v;
-    d = o.d;
-  }
-  void setConstant(const Dual& c) {
-    v.setConstant(c.v);
-    d.setConstant(c.d);
-  }
-};
-
-template <class B>
-EIGEN_STRONG_INLINE auto operator*(const Dual& c, const DualRef<B>& r) {
-  auto v = c.v * r.v;
-  auto d = c.d * r.v + c.v * r.d;
-  return DualXpr<decltype(v), decltype(d)>{v, d};
-}
-template <class A, class B>
-EIGEN_STRONG_INLINE auto operator*(const DualRef<A>& a, const DualRef<B>& b) {
-  auto v = a.v * b.v;
-  auto d = a.d * b.v + a.v * b.d;
-  return DualXpr<decltype(v), decltype(d)>{v, d};
-}
-
-/// RowArray<Dual> in structure-of-arrays form (see DualRef).
+/// RowArray<Dual> in structure-of-arrays form: values and derivatives as two double arrays, so
+/// that the row operations of the equations below vectorise as they do for double (the layout
+/// differs, the arithmetic is Dual's).
 struct DualRows {
   RowArray<double> v, d;
   void resize(Index rows, Index cols) {
     v.resize(rows, cols);
     d.resize(rows, cols);
   }
-  Index rows() const { return v.rows(); }
-  Index cols() const { return v.cols(); }
   void setZero() {
     v.setZero();
     d.setZero();
   }
-  Dual operator()(Index r, Index c) const { return {v(r, c), d(r, c)}; }
   void set(Index r, Index c, const Dual& x) {
     v(r, c) = x.v;
     d(r, c) = x.d;
   }
-  auto row(Index r) { return DualRef<decltype(v.row(r))>{v.row(r), d.row(r)}; }
-  auto row(Index r) const { return DualRef<decltype(v.row(r))>{v.row(r), d.row(r)}; }
 };
 
 /// Rows of scalars: the Eigen array for double, DualRows for Dual.

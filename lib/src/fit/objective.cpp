@@ -88,7 +88,10 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
         }
         w.G[sg].resize(width, nn);
         for (int x = 0; x < R; ++x)
-          for (int b = 0; b < M; ++b) w.G[sg].row(x * M + b) = w.Q.row(x) * w.psi_j.row(b);
+          for (int b = 0; b < M; ++b) {  // G = Q_ξ·ψ_b in dual numbers
+            w.G[sg].v.row(x * M + b) = w.Q.v.row(x) * w.psi_j.v.row(b);
+            w.G[sg].d.row(x * M + b) = w.Q.d.row(x) * w.psi_j.v.row(b) + w.Q.v.row(x) * w.psi_j.d.row(b);
+          }
       }
       equations::contract_central<Dual>(p, ti, magnetic, psi_i[sg], nullptr, w.C, nullptr);
       if (magnetic && mirrored) equations::mirror_odd(w.C, M);
