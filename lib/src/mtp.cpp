@@ -13,7 +13,6 @@
 
 namespace mmtp {
 
-
 /// Scratch memory of one thread; columns are neighbours, rows are features.
 struct MagneticMtp::Workspace {
   SiteGeometry geometry;  // the site's geometry when none was computed beforehand
