@@ -47,10 +47,13 @@ def abinit_cdft():
     return module
 
 
+CDFT = abinit_cdft()
+
+
 def total_energy(abo_text):
     """The final etotal of a completed ABINIT output [Ha], or None if it did not complete or its SCF
     did not converge."""
-    if "Calculation completed." not in abo_text or "was not enough SCF cycles to converge" in abo_text:
+    if not all(CDFT.abo_status(abo_text)):
         return None
     found = re.findall(r"^\s+etotal1?\s+(\S+)", abo_text, re.M)
     return float(found[-1].replace("D", "E")) if found else None
@@ -102,7 +105,6 @@ def main():
     if args.factor < 1:
         ap.error("--factor must be >= 1")
     names = [n for n in args.only.split(",") if n]
-    cdft = None if args.no_run else abinit_cdft()
 
     standard = {}
     for archive in args.archive:
@@ -116,9 +118,9 @@ def main():
         abi = denser(standard[(seed, name, "abi")], args.factor)
         e_std = total_energy(standard.get((seed, name, "abo"), ""))
         e_dense = finished_energy(os.path.join(args.out, seed, name), name, abi)
-        if e_dense is None and cdft:
+        if e_dense is None and not args.no_run:
             print(f"kpoint_check: running {name} ({args.factor}x k-grid)", file=sys.stderr, flush=True)
-            cdft.run(name, abi, os.path.join(args.out, seed), 1, args.abinit, False)
+            CDFT.run(name, abi, os.path.join(args.out, seed), 1, args.abinit, False)
             e_dense = finished_energy(os.path.join(args.out, seed, name), name, abi)
         if e_std is None or e_dense is None:
             print(f"kpoint_check: {seed}/{name}: no completed and converged {'standard' if e_std is None else 'dense'} "
