@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
-# Fuzzes one libFuzzer target for a bounded time: run.sh BINARY SECONDS WORKDIR INPUT_DIR...
+# Fuzzes one libFuzzer target, in one of two modes:
+#   run.sh BINARY SECONDS WORKDIR INPUT_DIR...              a campaign: random seed, SECONDS long
+#   run.sh --seed S --runs N BINARY WORKDIR INPUT_DIR...    reproducible: seed S, N executions,
+#                                                           from an empty WORKDIR/corpus (CI)
 # New inputs go to WORKDIR/corpus (the source tree is never written); a crash, leak, timeout
 # or out-of-memory input is saved as WORKDIR/artifacts/crash-* (etc.) and fails the run.
 # Limits: 10 s per input, 2 GiB of RSS, inputs up to 64 KiB.
 set -euo pipefail
-binary=$1 seconds=$2 work=$3
-shift 3
+limit=()
+if [ "${1:-}" = --seed ]; then
+  [ "${3:-}" = --runs ] || { echo "run.sh: --seed S needs --runs N" >&2; exit 2; }
+  limit=(-seed="$2" -runs="$4")
+  shift 4
+  binary=$1 work=$2
+  shift 2
+  rm -rf "$work/corpus"  # the same seed from the same start: the same inputs
+else
+  binary=$1 seconds=$2 work=$3
+  shift 3
+  limit=(-max_total_time="$seconds")
+fi
 mkdir -p "$work/corpus" "$work/artifacts"
-exec "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+exec "$binary" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" "$@"

@@ -21,7 +21,8 @@ TEST(ExtxyzFile, RoundTripThroughCfgAndExtxyzIsExact) {
   v[2].dE_dm = Eigen::VectorXd::Random(v[2].structure.size());
   v[2].virial = Eigen::Matrix3d::Identity() * 3.5;
   v[2].features = {{"note", "two words"}, {"plain", "x"}};
-  v[2].arrays = {{"energies", Eigen::MatrixXd::Random(1, v[2].structure.size())}};
+  v[2].arrays = {{"energies", Eigen::MatrixXd::Random(1, v[2].structure.size())},
+                 {"two words", Eigen::MatrixXd::Random(2, v[2].structure.size())}};
   const std::string xyz = test::temp_path(".xyz"), cfg = test::temp_path(".cfg");
   io::write_samples(xyz, v, fe_al);
   EXPECT_EQ(io::detect_format(xyz), io::SampleFormat::extxyz);
@@ -41,8 +42,10 @@ TEST(ExtxyzFile, RoundTripThroughCfgAndExtxyzIsExact) {
   // The virial goes through stress = −W/V and back: equal to rounding.
   EXPECT_LE((*again[2].virial - *v[2].virial).norm(), 1e-13);
   EXPECT_EQ(back[2].features, v[2].features);
-  ASSERT_EQ(back[2].arrays.size(), 1u);
+  ASSERT_EQ(back[2].arrays.size(), 2u);
   EXPECT_EQ(back[2].arrays[0].second, v[2].arrays[0].second);
+  EXPECT_EQ(back[2].arrays[1].first, "two words");  // the Properties value is quoted when a name needs it
+  EXPECT_EQ(back[2].arrays[1].second, v[2].arrays[1].second);
   std::remove(xyz.c_str());
   std::remove(cfg.c_str());
 }
@@ -79,6 +82,12 @@ TEST(ExtxyzFile, MalformedInputGivesFileLineErrors) {
   // A known column listed twice (a fuzzer find: the extra arrays were indexed past their end).
   expect_parse_error(test::replace(test::replace(good, "pos:R:3", "pos:R:3:pos:R:3"), " 0 0 0\n", " 0 0 0 0 0 0\n"), 2,
                      "Properties lists 'pos' twice");
+  // A known column with another type or count (a fuzzer find: de_dm:L:1 was kept as an array,
+  // written back as de_dm:R:1 and then read as dE/dm).
+  expect_parse_error(test::replace(test::replace(good, "pos:R:3", "pos:R:3:de_dm:L:1"), " 0 0 0\n", " 0 0 0 T\n"), 2,
+                     "'de_dm' must be R:1, found L:1");
+  expect_parse_error(test::replace(test::replace(good, "pos:R:3", "pos:R:3:magmoms:R:3"), " 0 0 0\n", " 0 0 0 1 1 1\n"), 2,
+                     "collinear");
   expect_parse_error(test::replace(good, "Lattice=\"", "Lattice=\"\"4"), 2, "");
   expect_parse_error(std::string("2\n\x01\0\x02", 5), 2, "binary");
 }

@@ -160,22 +160,33 @@ std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::
 
     int width = 0, species_col = -1, pos_col = -1, mag_col = -1, init_mag_col = -1, force_col = -1, der_col = -1;
     std::vector<int> extra_of;  // per property: its index in smp.arrays, or -1 (a known or string column)
-    for (const auto& [name, type, cnt] : props) {
-      const std::string nm = lower(name), label = name;  // (a lambda may not capture a structured binding in C++17)
+    for (const auto& prop : props) {
+      // (not a structured binding: a lambda may not capture one in C++17)
+      const std::string& label = std::get<0>(prop);
+      const std::string nm = lower(label);
+      const char type = std::get<1>(prop);
+      const int cnt = std::get<2>(prop);
       auto known = [&](int& col) {
         if (col >= 0) throw ParseError(path, info_ln, fmt::format("Properties lists '{}' twice", label));
         col = width;
         extra_of.push_back(-1);
       };
-      if (nm == "species" && type == 'S' && cnt == 1) known(species_col);
-      else if (nm == "pos" && type == 'R' && cnt == 3) known(pos_col);
-      else if (nm == "initial_magmoms" && type == 'R' && cnt == 1) known(init_mag_col);
-      else if (nm == "magmoms" && type == 'R' && cnt == 1) known(mag_col);
-      else if ((nm == "forces" || nm == "force") && type == 'R' && cnt == 3) known(force_col);
-      else if (nm == "de_dm" && type == 'R' && cnt == 1) known(der_col);
+      // A column mmtp knows by name must have its type and count: any other array is kept and
+      // written back as R, which would then read as the known column.
+      const auto expect = [&](char t, int c) {
+        if (type != t || cnt != c)
+          throw ParseError(path, info_ln, fmt::format("Properties: '{}' must be {}:{}, found {}:{}{}", label, t, c, type, cnt,
+                                                      nm.find("magmoms") != std::string::npos ? " (mmtp's moments are collinear)" : ""));
+      };
+      if (nm == "species") expect('S', 1), known(species_col);
+      else if (nm == "pos") expect('R', 3), known(pos_col);
+      else if (nm == "initial_magmoms") expect('R', 1), known(init_mag_col);
+      else if (nm == "magmoms") expect('R', 1), known(mag_col);
+      else if (nm == "forces" || nm == "force") expect('R', 3), known(force_col);
+      else if (nm == "de_dm") expect('R', 1), known(der_col);
       else if (type != 'S') {
         extra_of.push_back(static_cast<int>(smp.arrays.size()));
-        smp.arrays.emplace_back(name, Eigen::MatrixXd(cnt, natoms));
+        smp.arrays.emplace_back(label, Eigen::MatrixXd(cnt, natoms));
       } else {
         extra_of.push_back(-1);
       }
@@ -259,11 +270,12 @@ void write_extxyz(const std::string& path, const std::vector<Sample>& samples, c
       const bool lattice = periodic || s.cell.norm() > 0;
       std::string info;
       if (lattice) info += "Lattice=" + quoted_numbers(s.cell.data(), 9) + " ";
-      info += "Properties=species:S:1:pos:R:3";
-      if (s.has_magmoms()) info += ":initial_magmoms:R:1";
-      if (smp.forces) info += ":forces:R:3";
-      if (smp.dE_dm) info += ":dE_dm:R:1";
-      for (const auto& [name, a] : smp.arrays) info += fmt::format(":{}:R:{}", name, a.rows());
+      std::string properties = "species:S:1:pos:R:3";
+      if (s.has_magmoms()) properties += ":initial_magmoms:R:1";
+      if (smp.forces) properties += ":forces:R:3";
+      if (smp.dE_dm) properties += ":dE_dm:R:1";
+      for (const auto& [name, a] : smp.arrays) properties += fmt::format(":{}:R:{}", name, a.rows());
+      info += "Properties=" + info_word(properties);
       if (smp.energy) info += fmt::format(" energy={:.17g}", *smp.energy);
       if (smp.virial) {
         if (lattice && std::abs(s.cell.determinant()) > 0) {
