@@ -10,6 +10,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "mmtp/ensemble.hpp"
 #include "mmtp/error.hpp"
 #include "mmtp/fit/objective.hpp"
 #include "mmtp/io/mtp.hpp"
@@ -46,17 +47,20 @@ mmtp::Structure repeated(const mmtp::Structure& s, int k) {
 
 int main(int argc, char** argv) {
   return mmtp::cli::run("mmtp-bench", [&] {
-  std::string pot, input;
+  std::vector<std::string> pots;
+  std::string input;
   int threads = 1, repeat = 10, supercell = 1;
   po::options_description opts(
-      "mmtp-bench -p POT.mtp STRUCTURE.cfg [--raw] [--threads N] [--repeat R] [--supercell K]\n"
+      "mmtp-bench -p POT.mtp [-p POT2.mtp ...] STRUCTURE.cfg [--raw] [--threads N] [--repeat R] [--supercell K]\n"
       "mmtp-bench -p POT.mtp --fit DATA.{xyz,cfg,abo} [--threads N] [--repeat R]\n"
       "Evaluates the first structure (repeated K×K×K times along its periodic lattice vectors)\n"
       "R times after one warm-up; prints the peak resident memory and, last,\n"
-      "'us_per_atom_median: X', the median microseconds per atom. With --fit: the training objective\n"
+      "'us_per_atom_median: X', the median microseconds per atom. With several -p (a committee): the\n"
+      "committee and its first member alone, in alternation; last lines 'member0_us_per_atom_median',\n"
+      "'committee_us_per_atom_median' and 'committee_over_member0'. With --fit: the training objective\n"
       "and its gradient on all of DATA (geometry computed once, as mmtp-fit does), R times; last line\n"
       "'fit_ms_per_evaluation_median: X'. Options");
-  opts.add_options()("help,h", "show this help")("potential,p", po::value(&pot)->required(), "potential file")(
+  opts.add_options()("help,h", "show this help")("potential,p", po::value(&pots)->required()->composing(), "potential file (several: a committee)")(
       "input", po::value(&input)->required(), "structure file (first structure is used)")(
       "raw", "plain E(M) instead of the symmetrized energy")(
       "threads", po::value(&threads)->default_value(1), "OpenMP threads")(
@@ -75,6 +79,8 @@ int main(int argc, char** argv) {
     return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
   };
   if (vm.count("fit")) {
+    if (pots.size() != 1) throw mmtp::Error("--fit takes one potential");
+    const std::string& pot = pots.front();
     const mmtp::MtpParameters p = mmtp::io::read_mtp(pot);
     std::vector<std::string> names = p.species_names;
     const mmtp::fit::Dataset data(p, mmtp::cli::load_labelled({input}, names, false, "mmtp-bench"));
@@ -96,29 +102,39 @@ int main(int argc, char** argv) {
                1000 * median_of(ms) / static_cast<double>(atoms), median_of(ms));
     return 0;
   }
-  const mmtp::MagneticMtp mtp(mmtp::io::read_mtp(pot));
+  std::vector<mmtp::MagneticMtp> members;
+  for (const auto& pot : pots) members.emplace_back(mmtp::io::read_mtp(pot));
+  const mmtp::MagneticMtp& mtp = members.front();
+  const mmtp::Ensemble committee(members);
   const auto samples = mmtp::io::read_samples(input, mtp.parameters().species_names);
   const mmtp::Structure s = repeated(samples.front().structure, supercell);
   const auto mode = vm.count("raw") ? mmtp::EvalMode::raw : mmtp::EvalMode::symmetrized;
   mmtp::Result r = mtp.evaluate(s, mode);  // warm-up
+  mmtp::EnsembleResult rc = committee.evaluate(s, mode);
   const auto nl = mmtp::NeighborList::build(s, mtp.cutoff());
-  std::vector<double> us;
-  for (int k = 0; k < repeat; ++k) {
-    const auto t0 = std::chrono::steady_clock::now();
+  const double per_atom = 1.0 / static_cast<double>(s.size());
+  std::vector<double> us, committee_us;
+  for (int k = 0; k < repeat; ++k) {  // member 0 and the committee in alternation
+    auto t0 = std::chrono::steady_clock::now();
     r = mtp.evaluate(s, mode);
-    const auto t1 = std::chrono::steady_clock::now();
-    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(s.size()));
+    auto t1 = std::chrono::steady_clock::now();
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() * per_atom);
+    if (members.size() < 2) continue;
+    t0 = std::chrono::steady_clock::now();
+    rc = committee.evaluate(s, mode);
+    t1 = std::chrono::steady_clock::now();
+    committee_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() * per_atom);
   }
   std::vector<double> nl_us;
   for (int k = 0; k < repeat; ++k) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto tmp = mmtp::NeighborList::build(s, mtp.cutoff());
     const auto t1 = std::chrono::steady_clock::now();
-    nl_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(s.size()));
+    nl_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() * per_atom);
   }
   const double median = median_of(us);
   std::sort(us.begin(), us.end());
-  fmt::print("potential: {}\nstructure: {} ({} atoms, {:.2f} neighbours per atom)\nmode: {}\nthreads: {}\n", pot, input,
+  fmt::print("potential: {}\nstructure: {} ({} atoms, {:.2f} neighbours per atom)\nmode: {}\nthreads: {}\n", pots.front(), input,
              s.size(), static_cast<double>(nl.pair_count()) / static_cast<double>(s.size()),
              mode == mmtp::EvalMode::raw ? "raw" : "symmetrized", threads);
   fmt::print("energy: {:.10f} eV\nus_per_atom_min: {:.3f}\nus_per_atom_max: {:.3f}\n", r.energy, us.front(), us.back());
@@ -127,6 +143,13 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &ru);
   fmt::print("peak_rss_mb: {:.1f}\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
   fmt::print("us_per_atom_median: {:.3f}\n", median);
+  if (members.size() > 1) {
+    const double cm = median_of(committee_us);
+    fmt::print("committee: {} members in {} basis group(s), energy {:.10f} eV, std {:.6f} eV\n", members.size(),
+               committee.basis_groups(), rc.mean.energy, rc.energy_std);
+    fmt::print("member0_us_per_atom_median: {:.3f}\ncommittee_us_per_atom_median: {:.3f}\ncommittee_over_member0: {:.3f}\n",
+               median, cm, cm / median);
+  }
   return 0;
   });
 }

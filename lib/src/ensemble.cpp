@@ -1,6 +1,7 @@
 #include "mmtp/ensemble.hpp"
 
 #include "mmtp/error.hpp"
+#include "site_pass.hpp"
 
 #include <fmt/core.h>
 
@@ -28,15 +29,54 @@ Ensemble::Ensemble(std::vector<MagneticMtp> members, double committee_alpha)
       throw InputError("ensemble members name their species differently");
     cutoff_ = std::max(cutoff_, m.cutoff());
   }
+  for (std::size_t k = 0; k < members_.size(); ++k) {
+    std::size_t g = 0;
+    while (g < groups_.size() && !SitePass::same_basis(members_[groups_[g].front()].parameters(), members_[k].parameters())) ++g;
+    if (g == groups_.size()) groups_.emplace_back();
+    groups_[g].push_back(k);
+  }
+  for (const auto& group : groups_) {
+    std::vector<const MtpParameters*> batch;
+    for (std::size_t k : group) batch.push_back(&members_[k].parameters());
+    passes_.push_back(std::make_shared<const SitePass>(batch));
+  }
 }
 
 EnsembleResult Ensemble::evaluate(const Structure& s, EvalMode mode) const {
-  return evaluate(s, NeighborList::build(s, cutoff_), mode);  // build() validates s
+  return evaluate(s, NeighborList::build(s, cutoff_), mode, Derivatives::all);  // build() validates s
 }
 
-EnsembleResult Ensemble::evaluate(const Structure& s, const NeighborList& nl, EvalMode mode) const {
+EnsembleResult Ensemble::evaluate(const Structure& s, const NeighborList& nl, EvalMode mode, Derivatives what) const {
+  if (nl.cutoff < cutoff_ || static_cast<Index>(nl.offsets.size()) > s.size() + 1 || nl.offsets.empty())
+    throw std::invalid_argument("neighbour list does not match the structure or its cutoff is too short");
+  std::vector<Result> members(members_.size());
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    std::vector<Result> r = passes_[g]->evaluate(s, nl, mode, what);
+    for (std::size_t q = 0; q < groups_[g].size(); ++q) members[groups_[g][q]] = std::move(r[q]);
+  }
+  return summarize(std::move(members));
+}
+
+std::vector<Geometry> Ensemble::geometry(const Structure& s, const NeighborList& nl) const {
+  std::vector<Geometry> out;
+  for (const auto& group : groups_) out.emplace_back(members_[group.front()].parameters(), s, nl);
+  return out;
+}
+
+EnsembleResult Ensemble::evaluate(const Structure& s, const std::vector<Geometry>& geometry, EvalMode mode,
+                                  Derivatives what) const {
+  if (geometry.size() != groups_.size()) throw std::invalid_argument("the geometry was computed for another committee");
+  std::vector<Result> members(members_.size());
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    std::vector<Result> r = passes_[g]->evaluate(s, geometry[g], mode, what);
+    for (std::size_t q = 0; q < groups_[g].size(); ++q) members[groups_[g][q]] = std::move(r[q]);
+  }
+  return summarize(std::move(members));
+}
+
+EnsembleResult Ensemble::summarize(std::vector<Result> members) const {
   EnsembleResult out;
-  for (const auto& m : members_) out.members.push_back(m.evaluate(s, nl, mode));
+  out.members = std::move(members);
   const double k = static_cast<double>(members_.size());
   Result& mean = out.mean;
   mean = out.members.front();
@@ -56,7 +96,7 @@ EnsembleResult Ensemble::evaluate(const Structure& s, const NeighborList& nl, Ev
   mean.forces /= k;
   mean.virial /= k;
   mean.dE_dm /= k;
-  out.forces_std = Eigen::Matrix3Xd::Zero(3, s.size());
+  out.forces_std = Eigen::Matrix3Xd::Zero(3, mean.forces.cols());
   out.dE_dm_std = Eigen::VectorXd::Zero(mean.dE_dm.size());
   double e2 = 0.0;
   for (const Result& r : out.members) {

@@ -325,6 +325,28 @@ T site_energy(const MtpParameters& p, const std::vector<Contraction>& schedule, 
   return lane_sum(weights * e);
 }
 
+/// Eq. 2 on lanes, for evaluation: lane l of every row is one evaluation of the site energy
+/// (a committee member at one sign of Eq. 6; SitePass uses lane s·K + q). Row k of `mom` holds
+/// moment k in every lane, the basic moments filled and the others zero; the products of
+/// alpha_index_times (in the order of contraction_schedule) form the rest. Adds Σ_α ξ_α B_α to
+/// `e` (which holds s_z per lane), with xi(α, lane) the ξ of each lane's potential; then the
+/// reverse sweep: adj(k, lane) = weights(lane)·∂e/∂M_k. The same sums as site_energy, lane by lane.
+template <class Lanes, class Xi, class Row>
+void site_energy_lanes(const std::vector<Contraction>& schedule, const std::vector<int>& mapping, const Xi& xi,
+                       const Row& weights, Lanes& mom, Lanes& adj, Row& e) {
+  for (const Contraction& c : schedule) mom.row(c.out) += c.mult * mom.row(c.left) * mom.row(c.right);
+  adj.setZero();
+  for (std::size_t a = 0; a < mapping.size(); ++a) {
+    const Index k = mapping[a], alpha = static_cast<Index>(a);
+    e += xi.row(alpha) * mom.row(k);
+    adj.row(k) += xi.row(alpha) * weights;
+  }
+  for (auto c = schedule.rbegin(); c != schedule.rend(); ++c) {
+    adj.row(c->left) += c->mult * adj.row(c->out) * mom.row(c->right);
+    adj.row(c->right) += c->mult * adj.row(c->out) * mom.row(c->left);
+  }
+}
+
 /// The adjoints of the basic moments of sign `lane` (adj as site_energy leaves it) arranged by radial
 /// function and monomial: P[μ·size + m] = Σ_{k: μ_k = μ, m_k = m} adj_k (radial_funcs_count ×
 /// AngularMonomials::size()).

@@ -104,8 +104,8 @@ void SiteGeometry::build(const MtpParameters& p, const AngularMonomials& mono, c
 Geometry::Geometry(const MtpParameters& p, const Structure& s, const NeighborList& nl)
     : min_dist_(p.min_dist), max_dist_(p.max_dist), scaling_(p.scaling), radial_basis_size_(p.radial_basis_size),
       max_rank_(AngularMonomials::max_rank(p)) {
-  const Index n = s.size();
-  if (static_cast<Index>(nl.offsets.size()) != n + 1 || nl.cutoff < p.max_dist)
+  const Index n = static_cast<Index>(nl.offsets.size()) - 1;  // the sites
+  if (n < 0 || n > s.size() || nl.cutoff < p.max_dist)
     throw std::invalid_argument("neighbour list does not match the structure or its cutoff is too short");
   const AngularMonomials mono(p);
   sites_.resize(static_cast<std::size_t>(n));

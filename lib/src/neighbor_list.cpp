@@ -38,10 +38,12 @@ Eigen::Matrix3d effective_cell(const Structure& s) {
 
 }  // namespace
 
-NeighborList NeighborList::build(const Structure& s, double cutoff) {
+NeighborList NeighborList::build(const Structure& s, double cutoff, Index sites) {
   s.validate();
   if (!(std::isfinite(cutoff) && cutoff > 0)) throw InputError(fmt::format("cutoff = {} must be positive", cutoff));
   const Index n = s.size();
+  if (sites > n) throw InputError(fmt::format("{} sites of a structure of {} atoms", sites, n));
+  if (sites < 0) sites = n;
   const Eigen::Matrix3d h = effective_cell(s);
   const double det = std::abs(h.determinant());
   if (!(det > 1e-9 * h.col(0).norm() * h.col(1).norm() * h.col(2).norm()) || !std::isfinite(det))
@@ -83,7 +85,7 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
     }
     image_points += per_atom - 1;
   }
-  const double image_limit = std::max(1e6, 20.0 * static_cast<double>(n));
+  const double image_limit = std::max(1e5, 20.0 * static_cast<double>(n));
   if (image_points > image_limit)
     throw Error(fmt::format("cell too small or too thin for cutoff {} Å: {:.3g} periodic images of {} atoms needed "
                             "(limit {:.3g}; a real solid needs a few per atom)", cutoff, image_points, n, image_limit));
@@ -170,7 +172,7 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
   const double cut2 = cutoff * cutoff;
   NeighborList nl;
   nl.cutoff = cutoff;
-  nl.offsets.assign(static_cast<std::size_t>(n + 1), 0);
+  nl.offsets.assign(static_cast<std::size_t>(sites + 1), 0);
   std::vector<std::vector<int>> found_atom;
   std::vector<std::vector<double>> found_vec;
   // Neighbours of atom i, appended to fa/fv; false (and stops) past max_neighbors, which no
@@ -209,15 +211,15 @@ NeighborList NeighborList::build(const Structure& s, double cutoff) {
     auto& fa = found_atom[static_cast<std::size_t>(omp_get_thread_num())];
     auto& fv = found_vec[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(static)
-    for (Index i = 0; i < n; ++i)
+    for (Index i = 0; i < sites; ++i)
       if (too_dense.load(std::memory_order_relaxed) < 0 && !search(i, fa, fv)) too_dense.store(i);
   }
   if (too_dense.load() >= 0)
     throw Error(fmt::format("atom {} has more than {} neighbours within {} Å: the atoms are far denser than any material "
                             "(coincident atoms or a corrupt structure)", too_dense.load() + 1, max_neighbors, cutoff));
-  for (Index i = 0; i < n; ++i) nl.offsets[i + 1] += nl.offsets[i];
-  nl.index.reserve(static_cast<std::size_t>(nl.offsets[n]));
-  nl.vectors.resize(3, nl.offsets[n]);
+  for (Index i = 0; i < sites; ++i) nl.offsets[i + 1] += nl.offsets[i];
+  nl.index.reserve(static_cast<std::size_t>(nl.offsets[sites]));
+  nl.vectors.resize(3, nl.offsets[sites]);
   Index k = 0;
   for (std::size_t t = 0; t < found_atom.size(); ++t) {
     nl.index.insert(nl.index.end(), found_atom[t].begin(), found_atom[t].end());

@@ -272,28 +272,14 @@ void moment_box(const Ensemble& model, const Structure& s, EvalMode mode, bool b
 /// list, radial basis, angular monomials) is computed once per distinct member basis.
 class MomentEvaluator {
  public:
-  MomentEvaluator(const Ensemble& model, const Structure& s, EvalMode mode) : model_(model), s_(s), mode_(mode) {
-    const NeighborList nl = NeighborList::build(s, model.cutoff());
-    for (const auto& member : model.members()) {
-      std::size_t g = 0;
-      while (g < geometry_.size() && !geometry_[g].fits(member.parameters())) ++g;
-      if (g == geometry_.size()) geometry_.emplace_back(member.parameters(), s, nl);
-      of_member_.push_back(g);
-    }
-  }
-  /// E [eV] at moments m [μB]; g = ∂E/∂m [eV/μB].
+  MomentEvaluator(const Ensemble& model, const Structure& s, EvalMode mode)
+      : model_(model), s_(s), mode_(mode), geometry_(model.geometry(s, NeighborList::build(s, model.cutoff()))) {}
+  /// E [eV] at moments m [μB]; g = ∂E/∂m [eV/μB] (committee means, all members in one pass).
   double evaluate(const VectorXd& m, VectorXd& g) const {
     s_.magmoms = m;
-    double e = 0.0;
-    g = VectorXd::Zero(m.size());
-    for (std::size_t k = 0; k < model_.members().size(); ++k) {
-      const Result r = model_.members()[k].evaluate(s_, geometry_[of_member_[k]], mode_, Derivatives::moments);
-      e += r.energy;
-      g += r.dE_dm;
-    }
-    const double n = static_cast<double>(model_.members().size());
-    g /= n;
-    return e / n;
+    EnsembleResult r = model_.evaluate(s_, geometry_, mode_, Derivatives::moments);
+    g = std::move(r.mean.dE_dm);
+    return r.mean.energy;
   }
 
  private:
@@ -301,7 +287,6 @@ class MomentEvaluator {
   mutable Structure s_;
   EvalMode mode_;
   std::vector<Geometry> geometry_;
-  std::vector<std::size_t> of_member_;
 };
 
 }  // namespace

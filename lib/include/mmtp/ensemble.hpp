@@ -1,4 +1,5 @@
 #pragma once
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,11 +43,29 @@ class Ensemble {
   std::pair<Eigen::VectorXd, Eigen::VectorXd> moment_bounds(const Structure& s, EvalMode mode) const;
   /// Throws like MagneticMtp::evaluate.
   EnsembleResult evaluate(const Structure& s, EvalMode mode = EvalMode::symmetrized) const;
-  /// Same with a neighbour list built for `s` with a cutoff ≥ cutoff().
-  EnsembleResult evaluate(const Structure& s, const NeighborList& nl, EvalMode mode) const;
+  /// Same with a neighbour list built for `s` with a cutoff ≥ cutoff(): the sites are its
+  /// first nl.offsets.size() − 1 atoms (NeighborList::build with `sites`; the others only
+  /// neighbours: their forces and dE/dm are accumulated, their site energies stay 0). `what` =
+  /// moments skips forces and virial (left zero, as their stds).
+  EnsembleResult evaluate(const Structure& s, const NeighborList& nl, EvalMode mode,
+                          Derivatives what = Derivatives::all) const;
+  /// The geometry of `s` for each group of members with one basis (basis_groups()), computed
+  /// once for evaluations in which only the moments change.
+  std::vector<Geometry> geometry(const Structure& s, const NeighborList& nl) const;
+  /// Same as above with that geometry. Throws std::invalid_argument when it is another committee's.
+  EnsembleResult evaluate(const Structure& s, const std::vector<Geometry>& geometry, EvalMode mode, Derivatives what) const;
+
+  /// Members that share one basis (species, R_min, R_cut, radial and magnetic basis sizes,
+  /// moment ranges, level) are evaluated in one pass: geometry and magnetic basis once, their
+  /// sums batched. basis_groups() > 1 means several passes (members with different bases).
+  std::size_t basis_groups() const { return groups_.size(); }
 
  private:
+  EnsembleResult summarize(std::vector<Result> members) const;  ///< mean and stds of the members' results
+
   std::vector<MagneticMtp> members_;
+  std::vector<std::vector<std::size_t>> groups_;  ///< member indices of each basis
+  std::vector<std::shared_ptr<const SitePass>> passes_;  ///< one per group
   double cutoff_ = 0.0;
   double alpha_ = 1.0;
 };

@@ -63,8 +63,9 @@ struct SiteGeometry {
 class Geometry {
  public:
   Geometry() = default;
-  /// Throws std::invalid_argument when the list does not fit the structure or its cutoff is
-  /// shorter than R_cut, mmtp::Error when two atoms coincide.
+  /// For the sites of `nl` (its first offsets.size() − 1 atoms). Throws std::invalid_argument
+  /// when the list does not fit the structure or its cutoff is shorter than R_cut,
+  /// mmtp::Error when two atoms coincide.
   Geometry(const MtpParameters& p, const Structure& s, const NeighborList& nl);
   Index size() const { return static_cast<Index>(sites_.size()); }
   const SiteGeometry& site(Index i) const { return sites_[static_cast<std::size_t>(i)]; }

@@ -1,5 +1,6 @@
 #pragma once
 #include <array>
+#include <memory>
 #include <vector>
 
 #include "mmtp/geometry.hpp"
@@ -8,9 +9,8 @@
 #include "mmtp/structure.hpp"
 
 namespace mmtp {
-namespace equations {
-struct MomentScale;
-}
+
+class SitePass;
 
 /// One product of alpha_index_times: moment[out] += mult·moment[left]·moment[right].
 struct Contraction {
@@ -65,15 +65,10 @@ class MagneticMtp {
   Result evaluate(const Structure& s, const Geometry& g, EvalMode mode, Derivatives what = Derivatives::all) const;
 
  private:
-  struct Workspace;
-  double site(const Structure& s, const SiteGeometry& g, Index i, bool magnetic, bool symmetrized, Derivatives what,
-              const equations::MomentScale& scale, Workspace& w, Result& out) const;
-  template <class SiteOf>
-  Result evaluate_sites(const Structure& s, EvalMode mode, Derivatives what, const SiteOf& site_of) const;
-
   MtpParameters p_;
   AngularMonomials monomials_;
   std::vector<Contraction> schedule_;
+  std::shared_ptr<const SitePass> pass_;  ///< the evaluation pass over this potential alone
 };
 
 }  // namespace mmtp

@@ -18,11 +18,14 @@ struct NeighborList {
   Eigen::Matrix3Xd vectors;       ///< r_ij = r_j(image) − r_i [Å], 3×P
 
   Index pair_count() const { return static_cast<Index>(index.size()); }
-  /// Throws InputError when the structure does not validate or cutoff ≤ 0,
-  /// mmtp::Error when the cell needs more than max(10⁶, 20·N) periodic images (a cell far
+  /// `sites` (default: all atoms) lists only the first `sites` atoms' neighbourhoods (offsets
+  /// has sites + 1 entries); the neighbours are any atoms. A domain of a parallel run (LAMMPS:
+  /// its local atoms, then the ghost atoms around them, no periodicity) needs the local ones only.
+  /// Throws InputError when the structure does not validate, cutoff ≤ 0 or sites > N,
+  /// mmtp::Error when the cell needs more than max(10⁵, 20·N) periodic images (a cell far
   /// smaller or thinner than the cutoff) or an atom has more than 20,000 neighbours (coincident
   /// atoms, a corrupt structure): limits checked before the memory is allocated.
-  static NeighborList build(const Structure& s, double cutoff);
+  static NeighborList build(const Structure& s, double cutoff, Index sites = -1);
 };
 
 }  // namespace mmtp
