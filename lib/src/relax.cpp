@@ -10,155 +10,18 @@
 #include <stdexcept>
 
 #include "mmtp/error.hpp"
+#include "mmtp/optimizer.hpp"
 
 namespace mmtp {
 namespace {
 
 using Eigen::VectorXd;
 
-/// What a minimisation needs to know of its problem. `evaluate` returns false when x cannot
-/// be evaluated (a failed trial step); `stop` ends the run after an evaluation (the trained
-/// region was left); `accepted` is told that the last evaluated point became the current one.
-struct Problem {
-  std::function<bool(const VectorXd& x, double& f, VectorXd& g)> evaluate;
-  std::function<bool(const VectorXd& x, const VectorXd& g)> converged;
-  std::function<double(const VectorXd& x, const VectorXd& d)> step_limit;  ///< largest α for the step caps
-  std::function<bool()> stop;
-  std::function<void()> accepted;
-  VectorXd lb, ub;
-};
-
-enum class Outcome { converged, max_steps, line_search_failed, stopped };
-
-/// Variables at a bound whose gradient pushes outwards: they stay where they are.
-std::vector<bool> active_set(const VectorXd& x, const VectorXd& g, const VectorXd& lb, const VectorXd& ub) {
-  std::vector<bool> active(static_cast<std::size_t>(x.size()));
-  for (Index i = 0; i < x.size(); ++i) active[i] = (x[i] <= lb[i] && g[i] > 0) || (x[i] >= ub[i] && g[i] < 0);
-  return active;
-}
-
-/// Bounded-step L-BFGS with box bounds by projection and an Armijo backtracking line search
-/// (Nocedal & Wright, Numerical Optimization, Alg. 7.4 and 3.1). Unlike LBFGS++ (which tries a
-/// unit-norm first step in whatever units the coordinates have: 1 Å, or a 50 % strain), every
-/// step is first scaled to the caps of Problem::step_limit, as ASE's optimisers do.
-class Lbfgs {
- public:
-  explicit Lbfgs(std::deque<VectorXd>* s = nullptr, std::deque<VectorXd>* y = nullptr) {
-    if (s && y) s_ = s, y_ = y;
-    else s_ = &own_s_, y_ = &own_y_;
-  }
-  int restarts = 0;
-  int memory = 20;
-  double initial_inverse_curvature = 1.0 / 70.0;  ///< ASE's LBFGS: α = 70 eV/Å²
-  /// H₀ = diag(γ_i), γ_i = Σ_k s_ki·y_ki / Σ_k y_ki² over the stored pairs (Gilbert & Lemaréchal
-  /// 1989, diagonal updating), instead of one γ: for coordinates whose curvatures differ by
-  /// species (Al moments ~10× stiffer than Fe's).
-  bool diagonal_scaling = false;
-
-  Outcome minimize(const Problem& p, VectorXd& x, double& f, VectorXd& g, int max_steps) {
-    if (s_->size() != y_->size() || (!s_->empty() && s_->front().size() != x.size())) clear();
-    for (int step = 0;; ++step) {
-      if (p.converged(x, g)) return Outcome::converged;
-      if (step >= max_steps) return Outcome::max_steps;
-      const auto active = active_set(x, g, p.lb, p.ub);
-      VectorXd gf = g;
-      for (Index i = 0; i < x.size(); ++i)
-        if (active[i]) gf[i] = 0.0;
-      bool fresh = s_->empty();
-      VectorXd d = direction(gf);
-      if (!(d.dot(gf) < 0)) {  // not a descent direction: forget the curvature pairs
-        clear();
-        fresh = true;
-        d = direction(gf);
-      }
-      for (;;) {
-        const Outcome o = line_search(p, x, f, g, d, gf);
-        if (o == Outcome::stopped) return o;
-        if (o == Outcome::converged) break;  // a step was accepted
-        if (fresh) return Outcome::line_search_failed;
-        // Restart from the current (best) point with fresh memory: steepest descent.
-        clear();
-        ++restarts;
-        fresh = true;
-        d = direction(gf);
-      }
-    }
-  }
-
-  void clear() {
-    s_->clear();
-    y_->clear();
-  }
-
- private:
-  /// −H·g by the two-loop recursion; H₀ = γI with γ = s'y/y'y of the newest pair (or diagonal_scaling).
-  VectorXd direction(const VectorXd& g) const {
-    VectorXd q = g;
-    const std::size_t m = s_->size();
-    std::vector<double> a(m), rho(m);
-    for (std::size_t k = m; k-- > 0;) {
-      rho[k] = 1.0 / (*s_)[k].dot((*y_)[k]);
-      a[k] = rho[k] * (*s_)[k].dot(q);
-      q -= a[k] * (*y_)[k];
-    }
-    const double gamma = m ? (*s_)[m - 1].dot((*y_)[m - 1]) / (*y_)[m - 1].squaredNorm() : initial_inverse_curvature;
-    if (diagonal_scaling && m) {
-      VectorXd sy = VectorXd::Zero(g.size()), yy = VectorXd::Zero(g.size());
-      for (std::size_t k = 0; k < m; ++k) sy += (*s_)[k].cwiseProduct((*y_)[k]), yy += (*y_)[k].cwiseAbs2();
-      for (Index i = 0; i < g.size(); ++i) q[i] *= sy[i] > 0 && yy[i] > 0 ? sy[i] / yy[i] : gamma;
-    } else {
-      q *= gamma;
-    }
-    for (std::size_t k = 0; k < m; ++k) q += (a[k] - rho[k] * (*y_)[k].dot(q)) * (*s_)[k];
-    for (Index i = 0; i < g.size(); ++i)
-      if (g[i] == 0.0) q[i] = 0.0;  // active bounds (and exactly stationary coordinates) stay
-    return -q;
-  }
-
-  /// Armijo backtracking along d from α = min(1, caps). Returns converged when a step was
-  /// accepted (x, f, g updated), line_search_failed when none was, stopped when asked to.
-  Outcome line_search(const Problem& p, VectorXd& x, double& f, VectorXd& g, const VectorXd& d, const VectorXd& gf) {
-    double alpha = std::min(1.0, p.step_limit(x, d));
-    // Rounding of a large total energy: a change below this is no evidence of an increase.
-    const double noise = 1e-12 * std::max(1.0, std::abs(f));
-    VectorXd xt, gt;
-    double ft = 0.0;
-    for (int trial = 0; trial < 30 && alpha > 1e-12; ++trial) {
-      xt = (x + alpha * d).cwiseMax(p.lb).cwiseMin(p.ub);
-      const double slope = gf.dot(xt - x);
-      const bool ok = p.evaluate(xt, ft, gt);
-      if (p.stop()) return Outcome::stopped;
-      if (ok && std::isfinite(ft) && ft <= f + 1e-4 * slope + noise) {
-        const VectorXd s = xt - x, y = gt - g;
-        if (s.dot(y) > 1e-12 * y.squaredNorm() && s.dot(y) > 0) {
-          s_->push_back(s);
-          y_->push_back(y);
-          if (static_cast<int>(s_->size()) > memory) {
-            s_->pop_front();
-            y_->pop_front();
-          }
-        }
-        x = xt;
-        f = ft;
-        g = gt;
-        p.accepted();
-        return Outcome::converged;
-      }
-      // Minimum of the quadratic through f, the slope and ft, kept within [0.1, 0.5]·α.
-      double next = 0.5 * alpha;
-      if (ok && std::isfinite(ft) && slope < 0) {
-        const double q = -slope * alpha / (2.0 * (ft - f - slope));
-        if (std::isfinite(q)) next = std::clamp(q, 0.1 * alpha, 0.5 * alpha);
-      }
-      alpha = next;
-    }
-    return Outcome::line_search_failed;
-  }
-
-  std::deque<VectorXd>* s_;
-  std::deque<VectorXd>* y_;
-  std::deque<VectorXd> own_s_, own_y_;
-};
+using optimize::active_set;
+using optimize::Lbfgs;
+using optimize::Outcome;
+using optimize::Problem;
+using optimize::projected_max;
 
 /// Maps the optimiser's vector to a structure and back (the coordinates of ASE's cell filters:
 /// q = F⁻¹r for free atoms, c = N·(F − I) for the full cell, c = √3·N·(F₁₁ − 1) for the
@@ -247,12 +110,6 @@ class Coordinates {
   Index cell_vars_ = 0;
   double cell_factor_ = 1.0;
 };
-
-/// Residual of the moment gradient projected on the bounds: max |P(y − g) − y| [in y units].
-double projected_max(const VectorXd& y, const VectorXd& g, const VectorXd& lb, const VectorXd& ub) {
-  if (y.size() == 0) return 0.0;
-  return ((y - g).cwiseMax(lb).cwiseMin(ub) - y).cwiseAbs().maxCoeff();
-}
 
 /// Bounds of the moment block [μB] for the given atoms.
 void moment_box(const Ensemble& model, const Structure& s, EvalMode mode, bool bound, const std::vector<Index>& atoms,
@@ -495,8 +352,6 @@ MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const Momen
     const double big = d.cwiseAbs().maxCoeff();
     return big > 0 ? o.max_moment_step / big : std::numeric_limits<double>::infinity();
   };
-  p.stop = [] { return false; };
-  p.accepted = [] {};
 
   VectorXd m = s.magmoms.cwiseMax(p.lb).cwiseMin(p.ub), g;
   double e = 0.0;
@@ -542,17 +397,7 @@ MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const Momen
       const double lowest = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues().minCoeff();
       const double shift = std::max(0.0, 1e-3 - lowest);
       const VectorXd d = -(H + shift * Eigen::MatrixXd::Identity(n, n)).ldlt().solve(gf);
-      double alpha = std::min(1.0, p.step_limit(m, d)), et = 0.0;
-      VectorXd mt, gt;
-      bool moved = false;
-      for (int trial = 0; trial < 30 && alpha > 1e-12; ++trial, alpha *= 0.5) {
-        mt = (m + alpha * d).cwiseMax(p.lb).cwiseMin(p.ub);
-        if (p.evaluate(mt, et, gt) && et <= e + 1e-4 * gf.dot(mt - m) + 1e-12 * std::max(1.0, std::abs(e))) {
-          m = mt, e = et, g = gt, moved = true;
-          break;
-        }
-      }
-      if (!moved) {
+      if (optimize::line_search(p, m, e, g, d, gf) != Outcome::converged) {
         outcome = Outcome::line_search_failed;
         break;
       }
