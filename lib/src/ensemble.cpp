@@ -86,6 +86,7 @@ EnsembleResult Ensemble::summarize(std::vector<Result> members) const {
     mean.site_energies += r.site_energies;
     mean.forces += r.forces;
     mean.virial += r.virial;
+    mean.site_virials += r.site_virials;
     mean.dE_dm += r.dE_dm;
     mean.extrapolation.short_pairs = std::max(mean.extrapolation.short_pairs, r.extrapolation.short_pairs);
     mean.extrapolation.moments_out_of_range =
@@ -95,6 +96,7 @@ EnsembleResult Ensemble::summarize(std::vector<Result> members) const {
   mean.site_energies /= k;
   mean.forces /= k;
   mean.virial /= k;
+  mean.site_virials /= k;
   mean.dE_dm /= k;
   out.forces_std = Eigen::Matrix3Xd::Zero(3, mean.forces.cols());
   out.dE_dm_std = Eigen::VectorXd::Zero(mean.dE_dm.size());
@@ -115,6 +117,7 @@ EnsembleResult Ensemble::summarize(std::vector<Result> members) const {
       r.site_energies = mean.site_energies + alpha_ * (r.site_energies - mean.site_energies);
       r.forces = mean.forces + alpha_ * (r.forces - mean.forces);
       r.virial = mean.virial + alpha_ * (r.virial - mean.virial);
+      r.site_virials = mean.site_virials + alpha_ * (r.site_virials - mean.site_virials);
       r.dE_dm = mean.dE_dm + alpha_ * (r.dE_dm - mean.dE_dm);
     }
   return out;

@@ -214,7 +214,8 @@ std::vector<Result> SitePass::evaluate_sites(const Structure& s, Index sites, Ev
     std::vector<Result>& mine = partial[static_cast<std::size_t>(omp_get_thread_num())];
     mine.resize(K);
     for (Result& r : mine) {
-      r.forces = Eigen::Matrix3Xd::Zero(3, what == Derivatives::all ? n : 0);
+      r.forces = Eigen::Matrix3Xd::Zero(3, what != Derivatives::moments ? n : 0);
+      r.site_virials = Eigen::Matrix<double, 6, Eigen::Dynamic>::Zero(6, what == Derivatives::all_and_site_virials ? n : 0);
       r.dE_dm = Eigen::VectorXd::Zero(magnetic ? n : 0);
       r.virial.setZero();
     }
@@ -254,12 +255,14 @@ std::vector<Result> SitePass::evaluate_sites(const Structure& s, Index sites, Ev
     r.forces = std::move(partial[0][q].forces);
     r.dE_dm = std::move(partial[0][q].dE_dm);
     r.virial = partial[0][q].virial;
+    r.site_virials = std::move(partial[0][q].site_virials);
     for (std::size_t t = 1; t < partial.size(); ++t) {
+      r.site_virials += partial[t][q].site_virials;
       r.forces += partial[t][q].forces;
       r.dE_dm += partial[t][q].dE_dm;
       r.virial += partial[t][q].virial;
     }
-    if (what != Derivatives::all) r.forces = Eigen::Matrix3Xd::Zero(3, n);
+    if (what == Derivatives::moments) r.forces = Eigen::Matrix3Xd::Zero(3, n);
     r.energy = r.site_energies.sum();
     r.extrapolation = flags;
     // Extrapolation far outside the trained region (moments of 10⁶ μB, coefficients that
@@ -287,7 +290,7 @@ void SitePass::site(const Structure& s, const SiteGeometry& g, Index i, bool mag
   const int R = p.radial_basis_size, NR = p.radial_funcs_count, M = p.magnetic_basis_size, S = p.species_count;
   const int width = magnetic ? R * M : R;
   const int size = mono.size();
-  const bool forces = what == Derivatives::all;
+  const bool forces = what != Derivatives::moments, site_virials = what == Derivatives::all_and_site_virials;
   const equations::SpinInversion inversion(symmetrized);
   const int signs = inversion.signs, rows = signs * NR * K, lanes = signs * K;
   // For symmetric ranges the second sign reuses the first sign's neighbour basis (mirror_odd):
@@ -447,6 +450,7 @@ void SitePass::site(const Structure& s, const SiteGeometry& g, Index i, bool mag
       radial += row_of(w.A, row) * row_of(w.dF, row);
       for (int d = 0; d < 3; ++d) ang.row(d) += row_of(w.F, row) * row_of(w.Y[d], row);
     }
+    Eigen::Matrix3d w = Eigen::Matrix3d::Zero();
     for (Index k = 0; k < nn; ++k) {
       const Eigen::Vector3d u = g.unit.col(k);
       const Eigen::Vector3d a = ang.col(k).matrix();
@@ -454,8 +458,10 @@ void SitePass::site(const Structure& s, const SiteGeometry& g, Index i, bool mag
       const int j = g.atom[k];
       r.forces.col(i) += grad;
       r.forces.col(j) -= grad;
-      r.virial.noalias() -= grad * g.vec.col(k).matrix().transpose();
+      w.noalias() -= grad * g.vec.col(k).matrix().transpose();
     }
+    r.virial += w;
+    if (site_virials) r.site_virials.col(i) << w(0, 0), w(1, 1), w(2, 2), w(0, 1), w(0, 2), w(1, 2);
   }
 }
 

@@ -28,6 +28,7 @@ enum class EvalMode {
 enum class Derivatives {
   moments,  ///< ∂E/∂m only (positions fixed: relax_moments); forces and virial are left zero
   all,      ///< forces, virial and ∂E/∂m
+  all_and_site_virials,  ///< … and each site's virial Result::site_virials (LAMMPS's per-atom virial)
 };
 
 /// Evaluator of an MLIP-3 (magnetic) moment tensor potential: energy, site energies, forces,

@@ -45,6 +45,10 @@ struct Result {
   Eigen::Matrix3d virial = Eigen::Matrix3d::Zero();  ///< −∂E/∂ε [eV], not divided by volume;
                                                      ///< stress = −virial/V
   Eigen::VectorXd dE_dm;  ///< +∂E/∂m [eV/μB], size N (size 0 when the input had no moments)
+  /// Each site's share of the virial, W_i = −Σ_j ∂E_i/∂r_ij ⊗ r_ij [eV], as (xx, yy, zz, xy, xz, yz)
+  /// per column (Σ_i W_i = virial); 6×N, only when asked for (Derivatives::all_and_site_virials),
+  /// else 6×0.
+  Eigen::Matrix<double, 6, Eigen::Dynamic> site_virials;
   Extrapolation extrapolation;
 };
 

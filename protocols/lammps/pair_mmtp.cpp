@@ -1,0 +1,406 @@
+#include "pair_mmtp.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "mmtp/error.hpp"
+#include "mmtp/io/mtp.hpp"
+#include "mmtp/optimizer.hpp"
+
+namespace mmtp::lammps {
+
+using namespace LAMMPS_NS;
+
+namespace {
+
+constexpr const char* where = "pair mmtp: ";
+/// Extra global quantities of compute pair mmtp (pvector; compute pair sums them over ranks, so
+/// the non-additive ones are on rank 0 only).
+enum Extra {
+  energy_std,            ///< committee std of the total energy [eV] (α-scaled)
+  energy_std_per_atom,   ///< … divided by the atom count [eV/atom]
+  max_forces_std,        ///< largest per-atom committee std of the force, |σ_F| [eV/Å]
+  short_pairs,           ///< pairs closer than the potential's min_dist
+  moments_out_of_range,  ///< moments outside their species' trained range
+  steps_outside,         ///< evaluations outside the trained region so far
+  unconverged,           ///< moment relaxations that did not converge so far
+  extras
+};
+
+}  // namespace
+
+PairMMTP::PairMMTP(LAMMPS* lmp) : Pair(lmp) {
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  no_virial_fdotr_compute = 1;  // the virial is computed from the pair terms (Result::virial)
+  centroidstressflag = CENTROID_NOTAVAIL;
+  comm_forward = 1;  // the moments
+  nextra = extras;
+  pvector = new double[nextra];
+  std::fill(pvector, pvector + nextra, 0.0);
+}
+
+PairMMTP::~PairMMTP() {
+  delete[] pvector;
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairMMTP::allocate() {
+  allocated = 1;
+  const int n = atom->ntypes;
+  memory->create(setflag, n + 1, n + 1, "pair:setflag");
+  memory->create(cutsq, n + 1, n + 1, "pair:cutsq");
+  for (int i = 1; i <= n; ++i)
+    for (int j = i; j <= n; ++j) setflag[i][j] = 0;
+}
+
+void PairMMTP::settings(int narg, char** arg) {
+  auto value = [&](int& k, const char* what) -> std::string {
+    if (k + 1 >= narg) error->all(FLERR, std::string(where) + "'" + what + "' needs a value");
+    return arg[++k];
+  };
+  auto number = [&](int& k, const char* what) {
+    const std::string v = value(k, what);
+    return utils::numeric(FLERR, v.c_str(), false, lmp);
+  };
+  for (int k = 0; k < narg; ++k) {
+    const std::string key = arg[k];
+    if (key == "raw") {
+      mode_ = EvalMode::raw;
+    } else if (key == "moments") {
+      const std::string v = value(k, "moments");
+      if (v != "fixed" && v != "relax") error->all(FLERR, std::string(where) + "moments '" + v + "' is not fixed or relax");
+      relax_ = v == "relax";
+    } else if (key == "max_std") {
+      max_std_ = number(k, "max_std");
+    } else if (key == "alpha") {
+      alpha_ = number(k, "alpha");
+    } else if (key == "mmax") {
+      mmax_ = number(k, "mmax");
+    } else if (key == "max_steps") {
+      const std::string v = value(k, "max_steps");
+      max_steps_ = utils::inumeric(FLERR, v.c_str(), false, lmp);
+    } else if (key == "max_moment_step") {
+      max_moment_step_ = number(k, "max_moment_step");
+    } else if (key == "bound_moments" || key == "unconverged") {
+      const std::string v = value(k, key.c_str());
+      const bool yes = v == "yes" || v == "error", no = v == "no" || v == "warn";
+      if (!yes && !no) error->all(FLERR, std::string(where) + key + " '" + v + "' is not " + (key == "unconverged" ? "warn or error" : "yes or no"));
+      (key == "unconverged" ? unconverged_error_ : bound_) = yes;
+    } else {
+      error->all(FLERR, std::string(where) + "unknown keyword '" + key +
+                            "' (raw, moments fixed|relax, max_std, alpha, mmax, max_steps, max_moment_step, "
+                            "bound_moments yes|no, unconverged warn|error)");
+    }
+  }
+  if (!(max_std_ >= 0) || alpha_ < 0 || !(mmax_ > 0) || max_steps_ < 0 || !(max_moment_step_ > 0))
+    error->all(FLERR, std::string(where) + "max_std, alpha >= 0; mmax, max_moment_step > 0; max_steps >= 0");
+}
+
+void PairMMTP::coeff(int narg, char** arg) {
+  const int ntypes = atom->ntypes;
+  if (!allocated) allocate();
+  if (narg < 3 + ntypes || std::strcmp(arg[0], "*") != 0 || std::strcmp(arg[1], "*") != 0)
+    error->all(FLERR, std::string(where) + "pair_coeff * * POT.mtp [POT2.mtp ...] followed by one element (or NULL) for each of the " +
+                          std::to_string(ntypes) + " atom types");
+  files_.assign(arg + 2, arg + narg - ntypes);
+  try {
+    ensemble_ = std::make_unique<Ensemble>(io::read_ensemble(files_, {}, alpha_));
+  } catch (const std::exception& e) {
+    error->all(FLERR, std::string(where) + e.what());
+  }
+  const MtpParameters& p = ensemble_->members().front().parameters();
+  type_of_.assign(static_cast<std::size_t>(ntypes + 1), -1);
+  for (int t = 1; t <= ntypes; ++t) {
+    const std::string element = arg[narg - ntypes + t - 1];
+    if (element == "NULL") continue;
+    try {
+      type_of_[static_cast<std::size_t>(t)] = p.type_of(element);
+    } catch (const std::exception& e) {
+      error->all(FLERR, std::string(where) + "atom type " + std::to_string(t) + ": " + e.what());
+    }
+  }
+  for (int i = 1; i <= ntypes; ++i)
+    for (int j = i; j <= ntypes; ++j) setflag[i][j] = type_of_[i] >= 0 && type_of_[j] >= 0;
+  // Reverse communication: per committee member the force and dE/dm of each ghost.
+  comm_reverse = comm_reverse_off = 4 * static_cast<int>(ensemble_->members().size());
+}
+
+int PairMMTP::property(const char* name) const {
+  int flag = 0, cols = 0;
+  const int index = atom->find_custom(name, flag, cols);
+  return index >= 0 && flag == 1 && cols == 0 ? index : -1;
+}
+
+void PairMMTP::init_style() {
+  // No neighbour request: this style builds the neighbourhoods of its local atoms itself.
+  if (!ensemble_) error->all(FLERR, std::string(where) + "pair_coeff * * POT.mtp ... is missing");
+  if (std::strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, std::string(where) + "needs units metal (eV, Å; moments in μB)");
+  for (int t = 1; t <= atom->ntypes; ++t)
+    if (type_of_[static_cast<std::size_t>(t)] < 0)
+      error->all(FLERR, std::string(where) + "atom type " + std::to_string(t) +
+                            " is not covered by pair_coeff (NULL): every type needs an element of the potential");
+  magmom_ = property("magmom");
+  if (magmom_ < 0 && ensemble_->members().front().parameters().magnetic)
+    error->all(FLERR, std::string(where) +
+                          "needs the magnetic moments [μB] as a per-atom property: fix property/atom d_magmom ghost yes "
+                          "(then read_data ... fix ID NULL Moments, or set ... d_magmom)");
+  if (relax_ && magmom_ < 0) error->all(FLERR, std::string(where) + "moments relax needs d_magmom");
+  history_s_.clear();
+  history_y_.clear();
+}
+
+double PairMMTP::init_one(int i, int j) {
+  if (setflag[i][j] == 0) error->all(FLERR, std::string("All pair coeffs are not set"));
+  return ensemble_->cutoff();
+}
+
+double PairMMTP::sum(double x) const {
+  double y = 0.0;
+  MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_SUM, world);
+  return y;
+}
+
+double PairMMTP::max(double x) const {
+  double y = 0.0;
+  MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_MAX, world);
+  return y;
+}
+
+void PairMMTP::compute(int eflag, int vflag) {
+  ev_init(eflag, vflag);
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  const int K = static_cast<int>(ensemble_->members().size());
+  // This rank's atoms, local then ghosts (periodic images already placed): no cell needed.
+  Structure s;
+  s.pbc = {false, false, false};
+  s.positions.resize(3, nall);
+  s.species.resize(static_cast<std::size_t>(nall));
+  for (int i = 0; i < nall; ++i) {
+    for (int d = 0; d < 3; ++d) s.positions(d, i) = atom->x[i][d];
+    s.species[static_cast<std::size_t>(i)] = type_of_[static_cast<std::size_t>(atom->type[i])];
+  }
+  if (magmom_ >= 0) {
+    comm->forward_comm_pair(this);  // moments set or relaxed since the last borders()
+    s.magmoms = Eigen::Map<const Eigen::VectorXd>(atom->dvector[magmom_], nall);
+  }
+
+  // Each step may fail on one rank only (coincident atoms, say): every rank learns it before the
+  // next collective call, and the failing one names the cause.
+  auto agree = [&](int ok, const std::string& what) {
+    int all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, world);
+    if (!ok) error->one(FLERR, std::string(where) + what);
+    if (!all_ok) error->all(FLERR, std::string(where) + "the evaluation failed on another rank");
+  };
+  NeighborList nl;
+  std::vector<Geometry> geometry;
+  std::string what;
+  int ok = 1;
+  try {
+    nl = NeighborList::build(s, ensemble_->cutoff(), nlocal);
+    if (relax_) geometry = ensemble_->geometry(s, nl);
+  } catch (const std::exception& e) {
+    ok = 0, what = e.what();
+  }
+  agree(ok, what);
+  if (relax_) relax_moments(s, geometry);
+  EnsembleResult r;
+  try {
+    r = ensemble_->evaluate(s, nl, mode_, vflag_atom ? Derivatives::all_and_site_virials : Derivatives::all);
+  } catch (const std::exception& e) {
+    ok = 0, what = e.what();
+  }
+  agree(ok, what);
+
+  // Every member's force and dE/dm on the ghosts back to their owners.
+  comm_width_ = 4 * K;
+  comm_.assign(static_cast<std::size_t>(nall) * comm_width_, 0.0);
+  const bool magnetic = r.mean.dE_dm.size() == nall;
+  for (int q = 0; q < K; ++q) {
+    const Result& m = r.members[static_cast<std::size_t>(q)];
+    for (int i = 0; i < nall; ++i) {
+      double* c = &comm_[static_cast<std::size_t>(i) * comm_width_ + 4 * q];
+      c[0] = m.forces(0, i), c[1] = m.forces(1, i), c[2] = m.forces(2, i);
+      c[3] = magnetic ? m.dE_dm[i] : 0.0;
+    }
+  }
+  comm->reverse_comm_pair(this);
+
+  double local_energy = 0.0, fstd_max = 0.0;
+  std::vector<double> member_deviation(static_cast<std::size_t>(K), 0.0);
+  const int dE_dm = property("dE_dm"), estd = property("energy_std"), fstd = property("forces_std");
+  for (int i = 0; i < nlocal; ++i) {
+    const double* c = &comm_[static_cast<std::size_t>(i) * comm_width_];
+    double mean[4] = {0, 0, 0, 0}, var[4] = {0, 0, 0, 0}, e_mean = 0.0, e_var = 0.0;
+    for (int q = 0; q < K; ++q) {
+      for (int v = 0; v < 4; ++v) mean[v] += c[4 * q + v] / K;
+      e_mean += r.members[static_cast<std::size_t>(q)].site_energies[i] / K;
+    }
+    for (int q = 0; q < K; ++q) {
+      for (int v = 0; v < 4; ++v) var[v] += (c[4 * q + v] - mean[v]) * (c[4 * q + v] - mean[v]) / K;
+      const double de = r.members[static_cast<std::size_t>(q)].site_energies[i] - e_mean;
+      e_var += de * de / K;
+      // Each member's deviation from the mean, summed over sites (no cancellation of the totals).
+      member_deviation[static_cast<std::size_t>(q)] += de;
+    }
+    for (int d = 0; d < 3; ++d) atom->f[i][d] += mean[d];
+    const double e = r.mean.site_energies[i];
+    local_energy += e;
+    if (eflag_atom) eatom[i] += e;
+    if (vflag_atom)
+      for (int v = 0; v < 6; ++v) vatom[i][v] += r.mean.site_virials(v, i);
+    const double sigma_f = std::sqrt(var[0] + var[1] + var[2]);
+    fstd_max = std::max(fstd_max, sigma_f);
+    if (dE_dm >= 0) atom->dvector[dE_dm][i] = mean[3];
+    if (estd >= 0) atom->dvector[estd][i] = std::sqrt(e_var);
+    if (fstd >= 0) atom->dvector[fstd][i] = sigma_f;
+  }
+  if (eflag_global) eng_vdwl += local_energy;
+  if (vflag_global) {
+    const Eigen::Matrix3d& w = r.mean.virial;
+    const double v[6] = {w(0, 0), w(1, 1), w(2, 2), w(0, 1), w(0, 2), w(1, 2)};
+    for (int k = 0; k < 6; ++k) virial[k] += v[k];
+  }
+
+  // The committee and the trained region, over all ranks.
+  std::vector<double> deviation(member_deviation.size());
+  MPI_Allreduce(member_deviation.data(), deviation.data(), K, MPI_DOUBLE, MPI_SUM, world);
+  double var_e = 0.0;
+  for (double d : deviation) var_e += d * d / K;
+  const double natoms = static_cast<double>(atom->natoms), std_e = std::sqrt(var_e);
+  const double fmax_all = max(fstd_max);
+  const double counts_local[2] = {static_cast<double>(r.mean.extrapolation.short_pairs),
+                                  static_cast<double>(r.mean.extrapolation.moments_out_of_range)};
+  double counts[2] = {0, 0};
+  MPI_Allreduce(counts_local, counts, 2, MPI_DOUBLE, MPI_SUM, world);
+  const bool outside = counts[0] > 0 || counts[1] > 0 || (max_std_ > 0 && std_e / natoms > max_std_);
+  if (outside) {
+    ++steps_outside_;
+    if (!warned_outside_ && comm->me == 0) {
+      std::string why;
+      if (counts[0] > 0) why += std::to_string(static_cast<long>(counts[0])) + " pairs closer than min_dist; ";
+      if (counts[1] > 0) why += std::to_string(static_cast<long>(counts[1])) + " moments outside their trained range; ";
+      if (max_std_ > 0 && std_e / natoms > max_std_)
+        why += "committee std " + std::to_string(std_e / natoms) + " eV/atom above max_std " + std::to_string(max_std_) + "; ";
+      error->warning(FLERR, std::string(where) + "step " + std::to_string(update->ntimestep) +
+                                " left the trained region: " + why +
+                                "said once; compute pair mmtp counts the steps outside (c_ID[6])");
+    }
+    warned_outside_ = true;
+  }
+  const bool root = comm->me == 0;
+  pvector[energy_std] = root ? std_e : 0.0;
+  pvector[energy_std_per_atom] = root ? std_e / natoms : 0.0;
+  pvector[max_forces_std] = root ? fmax_all : 0.0;
+  pvector[short_pairs] = counts_local[0];
+  pvector[moments_out_of_range] = counts_local[1];
+  pvector[steps_outside] = root ? steps_outside_ : 0.0;
+  pvector[unconverged] = root ? unconverged_ : 0.0;
+}
+
+void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry) {
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  double* magmom = atom->dvector[magmom_];
+  // Atoms move between ranks when LAMMPS re-neighbours: the quasi-Newton memory is per local atom.
+  if (neighbor->ago == 0 || (!history_s_.empty() && history_s_.front().size() != nlocal)) {
+    history_s_.clear();
+    history_y_.clear();
+  }
+  optimize::Problem p;
+  p.reduce.sum = [this](double x) { return sum(x); };
+  p.reduce.max = [this](double x) { return max(x); };
+  const double inf = std::numeric_limits<double>::infinity();
+  p.lb = Eigen::VectorXd::Constant(nlocal, -inf);
+  p.ub = Eigen::VectorXd::Constant(nlocal, inf);
+  if (bound_) {
+    const auto [lo, hi] = ensemble_->moment_bounds(s, mode_);
+    p.lb = lo.head(nlocal), p.ub = hi.head(nlocal);
+  }
+  p.evaluate = [&](const Eigen::VectorXd& m, double& e, Eigen::VectorXd& g) {
+    std::copy(m.data(), m.data() + nlocal, magmom);
+    comm->forward_comm_pair(this);
+    s.magmoms = Eigen::Map<const Eigen::VectorXd>(magmom, nall);
+    int ok = 1;
+    double local = 0.0;
+    comm_width_ = 1;
+    comm_.assign(static_cast<std::size_t>(nall), 0.0);
+    try {
+      const EnsembleResult r = ensemble_->evaluate(s, geometry, mode_, Derivatives::moments);
+      std::copy(r.mean.dE_dm.data(), r.mean.dE_dm.data() + nall, comm_.data());
+      local = r.mean.site_energies.head(nlocal).sum();
+    } catch (const std::exception&) {
+      ok = 0;  // a failed trial step (every rank learns it below)
+    }
+    comm->reverse_comm_pair(this);
+    g = Eigen::Map<const Eigen::VectorXd>(comm_.data(), nlocal);
+    e = sum(local);
+    int all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, world);
+    return all_ok == 1 && std::isfinite(e);
+  };
+  p.converged = [&](const Eigen::VectorXd& m, const Eigen::VectorXd& g) {
+    return max(optimize::projected_max(m, g, p.lb, p.ub)) <= mmax_;
+  };
+  p.step_limit = [&](const Eigen::VectorXd&, const Eigen::VectorXd& d) {
+    const double big = p.reduce.max_abs(d);
+    return big > 0 ? max_moment_step_ / big : inf;
+  };
+  Eigen::VectorXd m = Eigen::Map<const Eigen::VectorXd>(magmom, nlocal).cwiseMax(p.lb).cwiseMin(p.ub), g;
+  double e = 0.0;
+  if (!p.evaluate(m, e, g)) error->all(FLERR, std::string(where) + "the moments cannot be evaluated at the start of the step");
+  optimize::Lbfgs solver(&history_s_, &history_y_);
+  solver.initial_inverse_curvature = 1.0;  // moment curvatures are of order 1 eV/μB²
+  solver.diagonal_scaling = true;
+  const optimize::Outcome outcome = solver.minimize(p, m, e, g, max_steps_);
+  std::copy(m.data(), m.data() + nlocal, magmom);  // the accepted point
+  comm->forward_comm_pair(this);
+  s.magmoms = Eigen::Map<const Eigen::VectorXd>(magmom, nall);
+  if (outcome != optimize::Outcome::converged) {
+    ++unconverged_;
+    const double residual = max(optimize::projected_max(m, g, p.lb, p.ub));
+    const std::string msg = std::string(where) + "step " + std::to_string(update->ntimestep) +
+                            ": the moment relaxation did not converge (" +
+                            (outcome == optimize::Outcome::max_steps ? "max_steps" : "line search failed") +
+                            ", max|dE/dm| = " + std::to_string(residual) + " eV/μB > mmax)";
+    if (unconverged_error_) error->all(FLERR, msg + "; stopping (unconverged error)");
+    if (!warned_unconverged_ && comm->me == 0)
+      error->warning(FLERR, msg + "; the step uses these moments (said once; compute pair mmtp counts them, c_ID[7])");
+    warned_unconverged_ = true;
+  }
+}
+
+int PairMMTP::pack_forward_comm(int n, int* list, double* buf, int, int*) {
+  const double* magmom = atom->dvector[magmom_];
+  for (int k = 0; k < n; ++k) buf[k] = magmom[list[k]];
+  return n;
+}
+
+void PairMMTP::unpack_forward_comm(int n, int first, double* buf) {
+  double* magmom = atom->dvector[magmom_];
+  for (int k = 0; k < n; ++k) magmom[first + k] = buf[k];
+}
+
+int PairMMTP::pack_reverse_comm(int n, int first, double* buf) {
+  std::copy_n(&comm_[static_cast<std::size_t>(first) * comm_width_], static_cast<std::size_t>(n) * comm_width_, buf);
+  return n * comm_width_;
+}
+
+void PairMMTP::unpack_reverse_comm(int n, int* list, double* buf) {
+  for (int k = 0; k < n; ++k)
+    for (int v = 0; v < comm_width_; ++v) comm_[static_cast<std::size_t>(list[k]) * comm_width_ + v] += buf[k * comm_width_ + v];
+}
+
+double PairMMTP::memory_usage() {
+  return Pair::memory_usage() + static_cast<double>(comm_.capacity() * sizeof(double));
+}
+
+}  // namespace mmtp::lammps

@@ -1,0 +1,67 @@
+#pragma once
+// pair_style mmtp: the magnetic moment tensor potential (one potential or a committee) inside
+// LAMMPS, with collinear magnetic moments as a per-atom property and MPI domain decomposition.
+// Syntax, units and the per-atom properties: README.md, "LAMMPS".
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lammps_headers.hpp"
+#include "mmtp/ensemble.hpp"
+
+namespace mmtp::lammps {
+
+/// pair_style mmtp [raw] [moments fixed|relax] [max_std S] [alpha A] [mmax X] [max_steps N]
+///                 [max_moment_step D] [bound_moments yes|no] [unconverged warn|error]
+/// pair_coeff * * POT.mtp [POT2.mtp ...] ELEMENT_OF_TYPE_1 ... ELEMENT_OF_TYPE_N
+///
+/// Each rank evaluates the sites of its local atoms with mmtp's own neighbour list over its local
+/// and ghost atoms (Debian's liblammps has no neigh_request.h for a full list); the forces and
+/// dE/dm of every committee member on ghosts go back to their owners by this style's reverse
+/// communication, so newton_pair on and off give the same numbers. Units metal: eV, Å, μB.
+class PairMMTP : public LAMMPS_NS::Pair {
+ public:
+  explicit PairMMTP(LAMMPS_NS::LAMMPS* lmp);
+  ~PairMMTP() override;
+  /// For Force::pair_map (mmtp-lammps registers it as "mmtp").
+  static LAMMPS_NS::Pair* create(LAMMPS_NS::LAMMPS* lmp) { return new PairMMTP(lmp); }
+
+  void compute(int eflag, int vflag) override;
+  void settings(int narg, char** arg) override;
+  void coeff(int narg, char** arg) override;
+  void init_style() override;
+  double init_one(int i, int j) override;
+  int pack_forward_comm(int n, int* list, double* buf, int pbc_flag, int* pbc) override;
+  void unpack_forward_comm(int n, int first, double* buf) override;
+  int pack_reverse_comm(int n, int first, double* buf) override;
+  void unpack_reverse_comm(int n, int* list, double* buf) override;
+  double memory_usage() override;
+
+ private:
+  void allocate();
+  /// Index into atom->dvector of the per-atom property d_NAME, or −1.
+  int property(const char* name) const;
+  /// Minimises E over the moments of all ranks at fixed positions (distributed L-BFGS); the
+  /// result is in d_magmom and s.magmoms.
+  void relax_moments(Structure& s, const std::vector<Geometry>& geometry);
+  double sum(double x) const;
+  double max(double x) const;
+
+  std::unique_ptr<Ensemble> ensemble_;
+  std::vector<int> type_of_;  ///< LAMMPS type → the potential's type (−1: NULL)
+  std::vector<std::string> files_;
+  EvalMode mode_ = EvalMode::symmetrized;
+  bool relax_ = false, bound_ = true, unconverged_error_ = false;
+  double max_std_ = 0.05, alpha_ = 0.0, mmax_ = 1e-4, max_moment_step_ = 0.5;
+  int max_steps_ = 500;
+
+  int magmom_ = -1;           ///< atom->dvector index of d_magmom
+  std::vector<double> comm_;  ///< reverse-communicated per-atom values, comm_width_ per atom
+  int comm_width_ = 0;
+  std::deque<Eigen::VectorXd> history_s_, history_y_;  ///< L-BFGS memory of the moments (local atoms)
+  bool warned_outside_ = false, warned_unconverged_ = false;
+  double steps_outside_ = 0, unconverged_ = 0;
+};
+
+}  // namespace mmtp::lammps
