@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(cmake g++ make libeigen3-dev libboost-program-options-dev libfmt-dev liblbfgspp-dev
           nlohmann-json3-dev libgtest-dev googletest python3 python3-ase python3-numpy python3-scipy python3-matplotlib
-          pybind11-dev python3-dev python3-pytest)
+          pybind11-dev python3-dev python3-pytest liblammps-dev lammps openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -26,6 +26,7 @@ enum Extra {
   moments_out_of_range,  ///< moments outside their species' trained range
   steps_outside,         ///< evaluations outside the trained region so far
   unconverged,           ///< moment relaxations that did not converge so far
+  moment_evaluations,    ///< moment-only evaluations of this step's relaxation
   extras
 };
 
@@ -127,8 +128,10 @@ void PairMMTP::coeff(int narg, char** arg) {
       error->all(FLERR, std::string(where) + "atom type " + std::to_string(t) + ": " + e.what());
     }
   }
+  // Every pair is marked set: a NULL type is refused with its own message in init_style (this
+  // style does not take part in pair_style hybrid).
   for (int i = 1; i <= ntypes; ++i)
-    for (int j = i; j <= ntypes; ++j) setflag[i][j] = type_of_[i] >= 0 && type_of_[j] >= 0;
+    for (int j = i; j <= ntypes; ++j) setflag[i][j] = 1;
   // Reverse communication: per committee member the force and dE/dm of each ghost.
   comm_reverse = comm_reverse_off = 4 * static_cast<int>(ensemble_->members().size());
 }
@@ -305,6 +308,7 @@ void PairMMTP::compute(int eflag, int vflag) {
   pvector[moments_out_of_range] = counts_local[1];
   pvector[steps_outside] = root ? steps_outside_ : 0.0;
   pvector[unconverged] = root ? unconverged_ : 0.0;
+  pvector[moment_evaluations] = root ? evaluations_ : 0.0;
 }
 
 void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry) {
@@ -325,7 +329,9 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
     const auto [lo, hi] = ensemble_->moment_bounds(s, mode_);
     p.lb = lo.head(nlocal), p.ub = hi.head(nlocal);
   }
+  evaluations_ = 0;
   p.evaluate = [&](const Eigen::VectorXd& m, double& e, Eigen::VectorXd& g) {
+    ++evaluations_;
     std::copy(m.data(), m.data() + nlocal, magmom);
     comm->forward_comm_pair(this);
     s.magmoms = Eigen::Map<const Eigen::VectorXd>(magmom, nall);

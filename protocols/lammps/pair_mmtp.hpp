@@ -61,7 +61,7 @@ class PairMMTP : public LAMMPS_NS::Pair {
   int comm_width_ = 0;
   std::deque<Eigen::VectorXd> history_s_, history_y_;  ///< L-BFGS memory of the moments (local atoms)
   bool warned_outside_ = false, warned_unconverged_ = false;
-  double steps_outside_ = 0, unconverged_ = 0;
+  double steps_outside_ = 0, unconverged_ = 0, evaluations_ = 0;
 };
 
 }  // namespace mmtp::lammps
