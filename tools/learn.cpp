@@ -123,12 +123,13 @@ mmtp::Structure first_structure(const std::string& path, const std::vector<std::
   return mmtp::io::read_samples(path, names).front().structure;
 }
 
-/// A script of tools/ (abinit-cdft, learn-plot): in this program's source tree, next to the
-/// installed program, or on PATH.
+/// A script of tools/ (abinit-cdft, learn-plot): next to this program (cmake --install puts
+/// them there), else in the source tree it was built from (MMTP_TOOLS_SOURCE_DIR, set by CMake:
+/// any build directory), else on PATH.
 std::string find_tool(const std::string& name) {
   std::error_code ec;
   const fs::path self = fs::canonical("/proc/self/exe", ec);
-  for (const fs::path& p : {self.parent_path() / "../../tools" / name, self.parent_path() / name})
+  for (const fs::path& p : {self.parent_path() / name, fs::path(MMTP_TOOLS_SOURCE_DIR) / name})
     if (fs::exists(p)) return fs::canonical(p).string();
   return name;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <unordered_map>
 
 #include "mmtp/error.hpp"
 #include "mmtp/io/mtp.hpp"
@@ -360,7 +361,19 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
     const double big = p.reduce.max_abs(d);
     return big > 0 ? max_moment_step_ / big : inf;
   };
-  Eigen::VectorXd m = Eigen::Map<const Eigen::VectorXd>(magmom, nlocal).cwiseMax(p.lb).cwiseMin(p.ub), g;
+  // Start from the quadratic extrapolation of each atom's last three relaxed moments (as serve
+  // does for a bead), kept per atom ID on the rank that owns the atom (an atom that just
+  // migrated starts from its moment).
+  Eigen::VectorXd m = Eigen::Map<const Eigen::VectorXd>(magmom, nlocal);
+  for (int i = 0; i < nlocal; ++i) {
+    const auto it = past_.find(atom->tag[i]);
+    if (it == past_.end()) continue;
+    const auto& h = it->second;  // newest first
+    if (h.count == 2) m[i] = 2.0 * h.m[0] - h.m[1];
+    if (h.count == 3) m[i] = 3.0 * h.m[0] - 3.0 * h.m[1] + h.m[2];
+  }
+  m = m.cwiseMax(p.lb).cwiseMin(p.ub);
+  Eigen::VectorXd g;
   double e = 0.0;
   if (!p.evaluate(m, e, g)) error->all(FLERR, std::string(where) + "the moments cannot be evaluated at the start of the step");
   optimize::Lbfgs solver(&history_s_, &history_y_);
@@ -369,6 +382,17 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
   const optimize::Outcome outcome = solver.minimize(p, m, e, g, max_steps_);
   std::copy(m.data(), m.data() + nlocal, magmom);  // the accepted point
   comm->forward_comm_pair(this);
+  std::unordered_map<tagint, Past> past;
+  past.reserve(static_cast<std::size_t>(nlocal));
+  for (int i = 0; i < nlocal; ++i) {
+    Past h;
+    const auto it = past_.find(atom->tag[i]);
+    if (it != past_.end()) h = it->second;
+    h.m[2] = h.m[1], h.m[1] = h.m[0], h.m[0] = m[i];
+    h.count = std::min(3, h.count + 1);
+    past[atom->tag[i]] = h;
+  }
+  past_.swap(past);
   s.magmoms = Eigen::Map<const Eigen::VectorXd>(magmom, nall);
   if (outcome != optimize::Outcome::converged) {
     ++unconverged_;

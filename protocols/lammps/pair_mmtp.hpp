@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lammps_headers.hpp"
@@ -60,6 +61,11 @@ class PairMMTP : public LAMMPS_NS::Pair {
   std::vector<double> comm_;  ///< reverse-communicated per-atom values, comm_width_ per atom
   int comm_width_ = 0;
   std::deque<Eigen::VectorXd> history_s_, history_y_;  ///< L-BFGS memory of the moments (local atoms)
+  struct Past {
+    double m[3] = {0, 0, 0};  ///< the last relaxed moments of an atom, newest first [μB]
+    int count = 0;
+  };
+  std::unordered_map<LAMMPS_NS::tagint, Past> past_;  ///< per atom ID, local atoms of this rank
   bool warned_outside_ = false, warned_unconverged_ = false;
   double steps_outside_ = 0, unconverged_ = 0, evaluations_ = 0;
 };
