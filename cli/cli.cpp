@@ -63,36 +63,6 @@ std::vector<Sample> load_labelled(const std::vector<std::string>& files, std::ve
   return out;
 }
 
-std::vector<double> per_species_values(const std::string& text, const std::vector<std::string>& species,
-                                       const std::string& option) {
-  std::vector<double> out;
-  if (text.empty()) return out;
-  out.assign(species.size(), 0.0);
-  auto number = [&](const std::string& s) {
-    try {
-      std::size_t used = 0;
-      const double v = std::stod(s, &used);
-      if (used != s.size() || !(v > 0)) throw std::invalid_argument(s);
-      return v;
-    } catch (const std::exception&) {
-      throw Error(fmt::format("{}: '{}' is not a positive number", option, s));
-    }
-  };
-  for (const auto& item : io::split_list(text, option)) {
-    const auto eq = item.find('=');
-    if (eq == std::string::npos) {
-      out.assign(species.size(), number(item));
-      continue;
-    }
-    const std::string name = item.substr(0, eq);
-    std::size_t t = 0;
-    while (t < species.size() && species[t] != name) ++t;
-    if (t == species.size()) throw Error(fmt::format("{}: species '{}' is not among {}", option, name, fmt::join(species, ",")));
-    out[t] = number(item.substr(eq + 1));
-  }
-  return out;
-}
-
 Sample labelled_sample(const Structure& s, const EnsembleResult& r, std::vector<std::pair<std::string, std::string>> features) {
   Sample o;
   o.structure = s;

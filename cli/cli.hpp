@@ -38,11 +38,6 @@ Ensemble load_ensemble(const std::vector<std::string>& paths, const std::string&
 std::vector<Sample> load_labelled(const std::vector<std::string>& files, std::vector<std::string>& species, bool strict,
                                   const std::string& program);
 
-/// Per-species numbers from "Fe=3,Al=0.1" (or one number for all): a value per name of
-/// `species`, 0 where none is given; empty for an empty text. Throws mmtp::Error naming `option`.
-std::vector<double> per_species_values(const std::string& text, const std::vector<std::string>& species,
-                                       const std::string& option);
-
 /// The output sample of an evaluated structure: the committee mean as labels, dE/dm and the
 /// magnetic forces −dE/dm, per-atom energies, extrapolation counts, and for a committee the
 /// standard deviations. Features of `features` are kept; those set here are replaced.

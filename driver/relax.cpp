@@ -89,10 +89,7 @@ int run_relax(const std::vector<std::string>& args) {
   pos.add("input", 1);
   po::variables_map vm;
   if (!cli::parse(args, opts, pos, vm)) return 0;
-  if (cell == "none") o.cell = CellMode::none;
-  else if (cell == "hydrostatic") o.cell = CellMode::hydrostatic;
-  else if (cell == "full") o.cell = CellMode::full;
-  else throw Error(fmt::format("relax: --cell '{}' is not none, hydrostatic or full", cell));
+  o.cell = parse_cell_mode(cell, "relax: --cell");
   if (moments != "relax" && moments != "fixed") throw Error(fmt::format("relax: --moments '{}' is not relax or fixed", moments));
   cli::set_threads(threads);
   // The command line is the boundary where GPa enters.

@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "mmtp/error.hpp"
+#include "mmtp/io/text.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/ipi/client.hpp"
 #include "mmtp/ipi/wire.hpp"
@@ -111,14 +112,7 @@ int run_serve(const std::vector<std::string>& args) {
     if (vm.count("unix")) return ipi::Socket::connect_unix(ipi::unix_socket_path(unix_name), connect_timeout);
     const auto colon = inet.rfind(':');
     if (colon == std::string::npos || colon == 0) throw Error(fmt::format("serve: --inet '{}' is not HOST:PORT", inet));
-    long port = 0;
-    try {
-      std::size_t used = 0;
-      port = std::stol(inet.substr(colon + 1), &used);
-      if (used != inet.size() - colon - 1) throw std::invalid_argument("junk");
-    } catch (const std::exception&) {
-      throw Error(fmt::format("serve: --inet '{}': the port is not a number", inet));
-    }
+    const long port = io::parse_count(inet.substr(colon + 1), fmt::format("serve: --inet '{}': the port", inet));
     return ipi::Socket::connect_inet(inet.substr(0, colon), static_cast<int>(port), connect_timeout);
   }();
 

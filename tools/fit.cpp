@@ -10,35 +10,35 @@
 #include "cli.hpp"
 #include "mmtp/error.hpp"
 #include "mmtp/fit/committee.hpp"
+#include "mmtp/fit/request.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"
-#include "mmtp/moment_basis.hpp"
 
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
   return mmtp::cli::run("mmtp-fit", [&] {
-  std::vector<std::string> train_files, valid_files, templates;
-  std::string out, species, mmax, fit_mmax;
-  int level = 12;
-  double valid_fraction = 0.0;
-  mmtp::fit::EnsembleOptions eo;
-  mmtp::fit::BasisOptions bo;
+  std::vector<std::string> train_files, valid_files;
+  std::string out, species, mmax, fit_mmax, w_magnetic_species;
+  mmtp::fit::FitRequest r;  // the defaults of every front end
+  auto& eo = r.ensemble;
+  auto& bo = r.basis;
   po::options_description opts(
       "mmtp-fit TRAIN... -o PREFIX [options]\n"
       "Trains a committee of magnetic MTPs (symmetrized objective, Kotykhov et al. 2023 Eq. 5, plus magnetic\n"
       "forces) on ABINIT outputs, MLIP cfg or extxyz. Writes PREFIX.K.mtp (MLIP-3 format, with the element\n"
       "names, per-species moment ranges and the committee's calibration alpha in potential_tag) for each\n"
       "member, PREFIX.report.json and a table of errors. Options");
+  // One line per option: the flag onto its field of mmtp::fit::FitRequest (defaults from there).
   opts.add_options()("help,h", "show this help")("train", po::value(&train_files)->required()->multitoken(), "training files")(
       "output,o", po::value(&out)->required(), "output prefix")(
       "valid", po::value(&valid_files)->multitoken(), "validation files (calibrate the committee's alpha)")(
-      "valid-fraction", po::value(&valid_fraction)->default_value(0.0), "hold out this fraction of TRAIN (seeded; keeps every composition in TRAIN)")(
-      "template", po::value(&templates)->multitoken(),
+      "valid-fraction", po::value(&r.valid_fraction)->default_value(r.valid_fraction), "hold out this fraction of TRAIN (seeded; keeps every composition in TRAIN)")(
+      "template", po::value(&r.templates)->multitoken(),
       "start from this .mtp/.almtp (its alpha tables; coefficients if trained), or one trained file per member "
       "(warm start; moment ranges widened to cover TRAIN)")(
-      "level", po::value(&level)->default_value(12), "MTP level: basis from the level rule (2..28)")(
+      "level", po::value(&r.level)->default_value(r.level), "MTP level: basis from the level rule (2..28)")(
       "species", po::value(&species), "type order, e.g. Fe,Al")(
       "rmin", po::value(&bo.rmin)->default_value(bo.rmin), "R_min [Å]")("rcut", po::value(&bo.rcut)->default_value(bo.rcut), "R_cut [Å]")(
       "radial-basis-size", po::value(&bo.radial_basis_size)->default_value(bo.radial_basis_size), "Chebyshev functions in distance")(
@@ -47,17 +47,18 @@ int main(int argc, char** argv) {
       "fit-mmax", po::value(&fit_mmax), "moment range per species of the basis while training [μB] (as --mmax; default: "
       "--mmax); the members are then re-expanded exactly onto --mmax. Wider conditions the fit of small moments")(
       "ensemble", po::value(&eo.members)->default_value(eo.members), "members (seeds s … s+K−1)")(
-      "seed", po::value(&eo.train.seed)->default_value(1), "first seed")("bootstrap", "resample TRAIN per member")(
+      "seed", po::value(&eo.train.seed)->default_value(eo.train.seed), "first seed")("bootstrap", "resample TRAIN per member")(
       "max-iter", po::value(&eo.train.max_iter)->default_value(eo.train.max_iter), "L-BFGS iterations")(
       "tol", po::value(&eo.train.tol)->default_value(eo.train.tol), "relative loss change over 10 iterations to stop")(
       "w-energy", po::value(&eo.train.weights.energy)->default_value(eo.train.weights.energy), "energy weight")(
       "w-force", po::value(&eo.train.weights.force)->default_value(eo.train.weights.force), "force weight [Å²]")(
       "w-stress", po::value(&eo.train.weights.stress)->default_value(eo.train.weights.stress), "virial weight")(
       "w-magnetic", po::value(&eo.train.weights.magnetic)->default_value(eo.train.weights.magnetic), "dE/dm weight (0 = off)")(
-      "l2", po::value(&eo.train.weights.l2)->default_value(0.0), "L2 regularisation")(
+      "w-magnetic-species", po::value(&w_magnetic_species), "factor on the dE/dm weight per species, e.g. Al=0.2 (others 1)")(
+      "l2", po::value(&eo.train.weights.l2)->default_value(eo.train.weights.l2), "L2 regularisation")(
       "init-scale", po::value(&eo.train.init_scale)->default_value(eo.train.init_scale), "initial radial coefficients uniform in ±this")(
       "raw", "train E(M) (no ±M symmetrization)")(
-      "checkpoint-every", po::value(&eo.train.checkpoint_every)->default_value(0),
+      "checkpoint-every", po::value(&eo.train.checkpoint_every)->default_value(eo.train.checkpoint_every),
       "write PREFIX.K.checkpoint.mtp (and .json: evaluation, loss) every N evaluations, atomically")(
       "resume", "start each member from its checkpoint when present, for up to --max-iter more iterations")("strict", "unusable ABINIT datasets are errors")(
       "threads", po::value<int>()->default_value(0), "OpenMP threads");
@@ -71,38 +72,26 @@ int main(int argc, char** argv) {
   eo.resume = vm.count("resume") > 0;
   eo.checkpoint_prefix = out;
 
-  std::vector<std::string> names = mmtp::io::split_list(species, "--species");
-  auto train = mmtp::cli::load_labelled(train_files, names, vm.count("strict") > 0, "mmtp-fit");
-  auto valid = mmtp::cli::load_labelled(valid_files, names, vm.count("strict") > 0, "mmtp-fit");
-  auto split = mmtp::fit::split_validation(std::move(train), valid_fraction, eo.train.seed, static_cast<int>(names.size()));
+  r.species = mmtp::io::split_list(species, "--species");
+  auto train = mmtp::cli::load_labelled(train_files, r.species, vm.count("strict") > 0, "mmtp-fit");
+  auto valid = mmtp::cli::load_labelled(valid_files, r.species, vm.count("strict") > 0, "mmtp-fit");
+  bo.moment_max = mmtp::io::per_species_values(mmax, r.species, "--mmax");
+  eo.fit_moment_max = mmtp::io::per_species_values(fit_mmax, r.species, "--fit-mmax");
+  eo.train.weights.magnetic_species = mmtp::io::per_species_values(w_magnetic_species, r.species, "--w-magnetic-species", 1.0, false);
+  r.validate();
+  auto split = mmtp::fit::split_validation(std::move(train), r.valid_fraction, eo.train.seed, static_cast<int>(r.species.size()));
   train = std::move(split.train);
   valid.insert(valid.end(), split.valid.begin(), split.valid.end());
   if (train.empty()) throw mmtp::Error("empty training set");
-  bo.moment_max = mmtp::cli::per_species_values(mmax, names, "--mmax");
-  eo.fit_moment_max = mmtp::cli::per_species_values(fit_mmax, names, "--fit-mmax");
 
-  // The starting potentials: a template's alpha tables with this run's sizes, or trained
-  // potentials (one, or one per member) that keep their coefficients, basis and cut-offs.
-  if (templates.size() > 1 && templates.size() != static_cast<std::size_t>(eo.members))
-    throw mmtp::Error(fmt::format("--template: {} files for {} members (give one, or one per member)", templates.size(), eo.members));
-  const std::string tpath = templates.empty() ? fmt::format("level {}", level) : fmt::format("{}", fmt::join(templates, ", "));
-  std::vector<mmtp::MtpParameters> starts;
-  for (const auto& path : templates.empty() ? std::vector<std::string>{""} : templates) {
-    mmtp::MtpParameters p = path.empty() ? mmtp::moment_tensor_basis(level) : mmtp::io::read_mtp(path);
-    if (!p.trained()) starts.push_back(mmtp::fit::untrained_potential(p, names, bo, train));
-    else if (p.species_count != static_cast<int>(names.size()))
-      throw mmtp::Error(fmt::format("{}: {} species, but the data has {}", path, p.species_count, names.size()));
-    else starts.push_back(mmtp::fit::warm_start(p, names, bo, train));
-  }
+  const std::vector<mmtp::MtpParameters> starts = mmtp::fit::starting_potentials(r, train);
   const mmtp::MtpParameters& start = starts.front();
+  const std::string tpath = r.templates.empty() ? fmt::format("level {}", r.level) : fmt::format("{}", fmt::join(r.templates, ", "));
   std::string ranges;
   for (int t = 0; t < start.species_count && start.magnetic; ++t)
-    ranges += fmt::format("{}{} ±{:g}", t ? ", " : "", names[t], start.moment_range(t).second);
+    ranges += fmt::format("{}{} ±{:g}", t ? ", " : "", r.species[t], start.moment_range(t).second);
   fmt::print("training on {} structures ({} validation), species {}, basis {}, {} parameters per member{}\n", train.size(),
-             valid.size(), fmt::join(names, ","), tpath,
-             static_cast<std::size_t>(start.species_count) * start.species_count * start.radial_funcs_count *
-                     start.radial_coeffs_per_function() + start.species_count + start.alpha_scalar_moments(),
-             start.magnetic ? ", moments " + ranges + " μB" : "");
+             valid.size(), fmt::join(r.species, ","), tpath, start.parameter_count(), start.magnetic ? ", moments " + ranges + " μB" : "");
 
   const bool tty = ::isatty(2);
   auto progress = [&](int k, const mmtp::fit::TrainProgress& p) {
@@ -138,7 +127,8 @@ int main(int argc, char** argv) {
                name, 1000 * e.energy_rmse, 1000 * e.energy_mae, e.force_rmse, e.force_mae, e.stress_rmse, e.stress_mae,
                e.dE_dm_rmse, e.dE_dm_mae, c.spearman, 100 * c.within_2sigma, c.alpha);
   }
-  fmt::print("wrote {}.0..{}.mtp and {}.report.json\n", out, summary.members.size() - 1, out);
+  fmt::print("wrote {} … {} and {}.report.json\n", mmtp::fit::member_path(out, 0),
+             mmtp::fit::member_path(out, static_cast<int>(summary.members.size()) - 1), out);
   return 0;
   });
 }

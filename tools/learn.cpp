@@ -32,14 +32,9 @@ namespace {
 
 /// Everything the config file says (keys as in README: mmtp-learn).
 struct Config {
-  std::string species, mmax, fit_mmax;
+  std::string species, mmax, fit_mmax, w_magnetic_species;
   std::vector<std::string> train, heldout;
-  double valid_fraction = 0.15;
-  int level = 16, iterations = 3;
-  mmtp::fit::BasisOptions basis;
-  mmtp::fit::EnsembleOptions fit;
-  int refit_max_iter = 1000;
-  bool warm_start = true;
+  mmtp::learn::LoopOptions loop;  // fit keys map onto loop.fit (the library's FitRequest), with its defaults
   std::vector<std::string> relax, md, volume_scan, moment_scan, ipi_active, reference;
   std::string masses;
   int relax_steps = 200, record_every = 5;
@@ -54,16 +49,18 @@ std::string resolve(const fs::path& base, const std::string& p) { return fs::pat
 Config read_config(const std::string& path, const fs::path& base) {
   Config c;
   po::options_description o;
+  auto& f = c.loop.fit;
   o.add_options()("species", po::value(&c.species)->required())("train", po::value(&c.train)->required())(
-      "heldout", po::value(&c.heldout))("valid-fraction", po::value(&c.valid_fraction))("level", po::value(&c.level))(
-      "iterations", po::value(&c.iterations))("rmin", po::value(&c.basis.rmin))("rcut", po::value(&c.basis.rcut))(
-      "radial-basis-size", po::value(&c.basis.radial_basis_size))("magnetic-basis-size", po::value(&c.basis.magnetic_basis_size))(
-      "mmax", po::value(&c.mmax))("fit-mmax", po::value(&c.fit_mmax))("ensemble", po::value(&c.fit.members))("seed", po::value(&c.fit.train.seed))(
-      "bootstrap", po::value(&c.fit.bootstrap))("max-iter", po::value(&c.fit.train.max_iter))(
-      "refit-max-iter", po::value(&c.refit_max_iter))("warm-start", po::value(&c.warm_start))(
-      "w-energy", po::value(&c.fit.train.weights.energy))("w-force", po::value(&c.fit.train.weights.force))(
-      "w-stress", po::value(&c.fit.train.weights.stress))("w-magnetic", po::value(&c.fit.train.weights.magnetic))(
-      "l2", po::value(&c.fit.train.weights.l2))("init-scale", po::value(&c.fit.train.init_scale))(
+      "heldout", po::value(&c.heldout))("valid-fraction", po::value(&f.valid_fraction))("level", po::value(&f.level))(
+      "iterations", po::value(&c.loop.iterations))("rmin", po::value(&f.basis.rmin))("rcut", po::value(&f.basis.rcut))(
+      "radial-basis-size", po::value(&f.basis.radial_basis_size))("magnetic-basis-size", po::value(&f.basis.magnetic_basis_size))(
+      "mmax", po::value(&c.mmax))("fit-mmax", po::value(&c.fit_mmax))("ensemble", po::value(&f.ensemble.members))(
+      "seed", po::value(&f.ensemble.train.seed))("bootstrap", po::value(&f.ensemble.bootstrap))(
+      "max-iter", po::value(&f.ensemble.train.max_iter))("refit-max-iter", po::value(&c.loop.refit_max_iter))(
+      "warm-start", po::value(&c.loop.warm_start))("w-energy", po::value(&f.ensemble.train.weights.energy))(
+      "w-force", po::value(&f.ensemble.train.weights.force))("w-stress", po::value(&f.ensemble.train.weights.stress))(
+      "w-magnetic", po::value(&f.ensemble.train.weights.magnetic))("w-magnetic-species", po::value(&c.w_magnetic_species))(
+      "l2", po::value(&f.ensemble.train.weights.l2))("init-scale", po::value(&f.ensemble.train.init_scale))(
       "explore.relax", po::value(&c.relax))("explore.md", po::value(&c.md))("explore.volume-scan", po::value(&c.volume_scan))(
       "explore.moment-scan", po::value(&c.moment_scan))("explore.ipi-active", po::value(&c.ipi_active))(
       "explore.masses", po::value(&c.masses))("explore.relax-steps", po::value(&c.relax_steps))(
@@ -109,15 +106,6 @@ std::vector<std::string> words(const std::string& line) {
   return out;
 }
 
-double number(const std::string& s, const std::string& what) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(s, &used);
-    if (used == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw mmtp::Error(fmt::format("{}: '{}' is not a number", what, s));
-}
 
 mmtp::Structure first_structure(const std::string& path, const std::vector<std::string>& names) {
   return mmtp::io::read_samples(path, names).front().structure;
@@ -140,26 +128,14 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
-mmtp::CellMode cell_mode(const std::string& cell) {
-  if (cell == "none") return mmtp::CellMode::none;
-  if (cell == "hydrostatic") return mmtp::CellMode::hydrostatic;
-  if (cell == "full") return mmtp::CellMode::full;
-  throw mmtp::Error(fmt::format("explore.relax: cell mode '{}' is not none, hydrostatic or full", cell));
-}
 
 /// The config's task lines as the library's options (structures read here).
 mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::string>& names) {
-  mmtp::learn::LoopOptions o;
-  o.species = names;
-  o.iterations = c.iterations;
-  o.valid_fraction = c.valid_fraction;
-  o.level = c.level;
-  o.basis = c.basis;
-  o.basis.moment_max = mmtp::cli::per_species_values(c.mmax, names, "mmax");
-  o.fit = c.fit;
-  o.fit.fit_moment_max = mmtp::cli::per_species_values(c.fit_mmax, names, "fit-mmax");
-  o.refit_max_iter = c.refit_max_iter;
-  o.warm_start = c.warm_start;
+  mmtp::learn::LoopOptions o = c.loop;
+  o.fit.species = names;
+  o.fit.basis.moment_max = mmtp::io::per_species_values(c.mmax, names, "mmax");
+  o.fit.ensemble.fit_moment_max = mmtp::io::per_species_values(c.fit_mmax, names, "fit-mmax");
+  o.fit.ensemble.train.weights.magnetic_species = mmtp::io::per_species_values(c.w_magnetic_species, names, "w-magnetic-species", 1.0, false);
   o.select = c.select;
   o.explore.relax_steps = c.relax_steps;
   o.explore.record_every = c.record_every;
@@ -172,31 +148,31 @@ mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::st
   for (const auto& line : c.relax) {  // FILE [none|hydrostatic|full ...]
     const auto w = words(line);
     mmtp::learn::RelaxTask r{name(w[0]), first_structure(w[0], names), {}};
-    for (std::size_t k = 1; k < w.size(); ++k) r.cells.push_back(cell_mode(w[k]));
+    for (std::size_t k = 1; k < w.size(); ++k) r.cells.push_back(mmtp::parse_cell_mode(w[k], "explore.relax: cell mode"));
     if (r.cells.empty()) r.cells = {mmtp::CellMode::full};
     o.explore.relax.push_back(std::move(r));
   }
   for (const auto& line : c.volume_scan) {  // FILE FROM TO POINTS
     const auto w = words(line);
     if (w.size() != 4) throw mmtp::Error(fmt::format("explore.volume-scan '{}': expected FILE FROM TO POINTS", line));
-    o.explore.scans.push_back({name(w[0]), first_structure(w[0], names), false, 0, number(w[1], "from"), number(w[2], "to"),
-                               static_cast<int>(number(w[3], "points"))});
+    o.explore.scans.push_back({name(w[0]), first_structure(w[0], names), false, 0, mmtp::io::parse_number(w[1], "from"), mmtp::io::parse_number(w[2], "to"),
+                               static_cast<int>(mmtp::io::parse_count(w[3], "points"))});
   }
   for (const auto& line : c.moment_scan) {  // FILE SPECIES FROM TO POINTS
     const auto w = words(line);
     if (w.size() != 5) throw mmtp::Error(fmt::format("explore.moment-scan '{}': expected FILE SPECIES FROM TO POINTS", line));
-    o.explore.scans.push_back({name(w[0]), first_structure(w[0], names), true, type_of(w[1]), number(w[2], "from"),
-                               number(w[3], "to"), static_cast<int>(number(w[4], "points"))});
+    o.explore.scans.push_back({name(w[0]), first_structure(w[0], names), true, type_of(w[1]), mmtp::io::parse_number(w[2], "from"),
+                               mmtp::io::parse_number(w[3], "to"), static_cast<int>(mmtp::io::parse_count(w[4], "points"))});
   }
   for (const auto& line : c.md) {  // FILE TEMPERATURE STEPS EVERY
     const auto w = words(line);
     if (w.size() != 4) throw mmtp::Error(fmt::format("explore.md '{}': expected FILE TEMPERATURE STEPS EVERY", line));
     mmtp::learn::MdTask m{name(w[0]), first_structure(w[0], names), {}};
-    m.md.temperature = number(w[1], "temperature");
-    m.md.steps = static_cast<int>(number(w[2], "steps"));
-    m.md.every = static_cast<int>(number(w[3], "every"));
-    m.md.masses = mmtp::cli::per_species_values(c.masses, names, "explore.masses");
-    m.md.seed = c.fit.train.seed + static_cast<unsigned>(o.explore.md.size());
+    m.md.temperature = mmtp::io::parse_number(w[1], "temperature");
+    m.md.steps = static_cast<int>(mmtp::io::parse_count(w[2], "steps"));
+    m.md.every = static_cast<int>(mmtp::io::parse_count(w[3], "every"));
+    m.md.masses = mmtp::io::per_species_values(c.masses, names, "explore.masses");
+    m.md.seed = o.fit.ensemble.train.seed + static_cast<unsigned>(o.explore.md.size());
     o.explore.md.push_back(std::move(m));
   }
   for (const auto& line : c.ipi_active) {  // ACTIVE_OUTPUT TEMPLATE
@@ -214,7 +190,7 @@ mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::st
   for (const auto& line : c.reference) {  // FILE a m [SPECIES]
     const auto w = words(line);
     if (w.size() < 3) throw mmtp::Error(fmt::format("report.reference '{}': expected FILE a m [SPECIES]", line));
-    o.references.push_back({name(w[0]), first_structure(w[0], names), number(w[1], "reference a"), number(w[2], "reference m"),
+    o.references.push_back({name(w[0]), first_structure(w[0], names), mmtp::io::parse_number(w[1], "reference a"), mmtp::io::parse_number(w[2], "reference m"),
                             w.size() > 3 ? type_of(w[3]) : 0});
   }
   return o;

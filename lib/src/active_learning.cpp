@@ -57,7 +57,7 @@ class Loop {
        const Labeller& label, const std::function<void(const std::string&)>& log,
        const std::function<void(const fs::path&)>& reported)
       : dir_(std::move(dir)), o_(o), initial_(initial), heldout_(heldout), label_(label), log_(log), reported_(reported) {
-    if (o_.species.empty()) throw InputError("active learning needs the species");
+    if (o_.fit.species.empty()) throw InputError("active learning needs the species");
     if (o_.iterations < 0) throw InputError("the number of iterations must be >= 0");
     o_.select.validate();
   }
@@ -91,7 +91,7 @@ class Loop {
     for (int k = 0; k < it; ++k) {
       const fs::path l = dir_ / fmt::format("iter-{:02d}", k) / "labelled.xyz";
       if (fs::exists(l) && fs::file_size(l) > 0) {
-        auto more = io::read_samples(l.string(), o_.species);
+        auto more = io::read_samples(l.string(), o_.fit.species);
         data.insert(data.end(), more.begin(), more.end());
       }
     }
@@ -103,21 +103,18 @@ class Loop {
     fs::create_directories(pot);
     const std::string prefix = (pot / "pot").string();
     if (!fs::exists(prefix + ".report.json")) {
-      auto split = fit::split_validation(all, o_.valid_fraction, o_.fit.train.seed, static_cast<int>(o_.species.size()));
-      fit::EnsembleOptions fo = o_.fit;
+      auto split = fit::split_validation(all, o_.fit.valid_fraction, o_.fit.ensemble.train.seed,
+                                         static_cast<int>(o_.fit.species.size()));
+      fit::FitRequest r = o_.fit;
+      fit::EnsembleOptions& fo = r.ensemble;
       fo.checkpoint_prefix = prefix;
       fo.train.checkpoint_every = 200;
       fo.resume = true;
-      std::vector<MtpParameters> starts;
       if (it > 0 && o_.warm_start) {
-        const fs::path previous = dir_ / fmt::format("iter-{:02d}", it - 1) / "fit";
-        for (int k = 0; k < fo.members; ++k)
-          starts.push_back(fit::warm_start(io::read_mtp((previous / fmt::format("pot.{}.mtp", k)).string()), o_.species,
-                                           o_.basis, split.train));
+        r.templates = fit::member_paths((dir_ / fmt::format("iter-{:02d}", it - 1) / "fit" / "pot").string(), fo.members);
         fo.train.max_iter = o_.refit_max_iter;
-      } else {
-        starts.push_back(fit::untrained_potential(moment_tensor_basis(o_.level), o_.species, o_.basis, split.train));
       }
+      const std::vector<MtpParameters> starts = fit::starting_potentials(r, split.train);
       log_(fmt::format("iteration {}: fitting {} members on {} structures ({} for calibration)", it, fo.members,
                        split.train.size(), split.valid.size()));
       // Members first, the report last: the report marks the fit done.
@@ -127,9 +124,7 @@ class Loop {
         fs::remove(fit::checkpoint_state_path(fit::checkpoint_path(prefix, k)));
       }
     }
-    std::vector<std::string> files;
-    for (int k = 0; k < o_.fit.members; ++k) files.push_back(fmt::format("{}.{}.mtp", prefix, k));
-    return io::read_ensemble(files);
+    return io::read_ensemble(fit::member_paths(prefix, o_.fit.ensemble.members));
   }
 
   /// Held-out errors and calibration, ground states, data size: the iteration's summary.
@@ -181,11 +176,11 @@ class Loop {
     const fs::path cands = d / "candidates.xyz", chosen = d / "selected.xyz";
     if (!fs::exists(cands)) {
       const auto pool = explore(committee, o_.explore);
-      io::write_samples(cands.string(), as_samples(pool), o_.species);
+      io::write_samples(cands.string(), as_samples(pool), o_.fit.species);
       log_(fmt::format("explored {} structures", pool.size()));
     }
     // As read back, so that a resumed run selects from exactly what was written.
-    const auto pool = as_candidates(io::read_samples(cands.string(), o_.species));
+    const auto pool = as_candidates(io::read_samples(cands.string(), o_.fit.species));
     if (!fs::exists(chosen)) {
       std::vector<Structure> known;
       for (const auto& s : data) known.push_back(s.structure);
@@ -194,11 +189,11 @@ class Loop {
         so.min_pair_distance = std::numeric_limits<double>::infinity();
         for (const auto& m : committee.members()) so.min_pair_distance = std::min(so.min_pair_distance, m.parameters().min_dist);
       }
-      const auto picked = learn::select(pool, known, so, static_cast<int>(o_.species.size()), committee.cutoff());
-      io::write_samples(chosen.string(), as_samples(picked), o_.species);
+      const auto picked = learn::select(pool, known, so, static_cast<int>(o_.fit.species.size()), committee.cutoff());
+      io::write_samples(chosen.string(), as_samples(picked), o_.fit.species);
       log_(fmt::format("selected {} of {} candidates", picked.size(), pool.size()));
     }
-    auto selected = as_candidates(io::read_samples(chosen.string(), o_.species));
+    auto selected = as_candidates(io::read_samples(chosen.string(), o_.fit.species));
     summary["selected"] = selected.size();
     summary["candidates"] = pool.size();
     if (!pool.empty()) {
@@ -228,7 +223,7 @@ class Loop {
       if (!got) return false;
       labelled = std::move(*got);
     }
-    io::write_samples(out.string(), labelled, o_.species);
+    io::write_samples(out.string(), labelled, o_.fit.species);
     log_(fmt::format("iteration {}: {} of {} structures labelled", it, labelled.size(), selected.size()));
     return true;
   }

@@ -17,7 +17,7 @@ bool MtpParameters::trained() const {
 }
 
 std::size_t MtpParameters::parameter_count() const {
-  return radial_coeffs.size() + species_coeffs.size() + moment_coeffs.size();
+  return radial_coeff_count() + static_cast<std::size_t>(species_count) + static_cast<std::size_t>(alpha_scalar_moments());
 }
 
 void MtpParameters::validate(bool require_coefficients) const {
@@ -60,8 +60,7 @@ void MtpParameters::validate(bool require_coefficients) const {
   }
   if (!species_names.empty() && static_cast<int>(species_names.size()) != species_count)
     fail(fmt::format("{} species names for species_count = {}", species_names.size(), species_count));
-  const std::size_t n_radial = static_cast<std::size_t>(species_count) * species_count *
-                               radial_funcs_count * radial_coeffs_per_function();
+  const std::size_t n_radial = radial_coeff_count();
   if (require_coefficients || !radial_coeffs.empty()) {
     if (radial_coeffs.size() != n_radial)
       fail(fmt::format("radial_coeffs has {} numbers, expected {}", radial_coeffs.size(), n_radial));

@@ -158,6 +158,13 @@ const char* to_string(RelaxStatus s) {
   return "?";
 }
 
+CellMode parse_cell_mode(const std::string& text, const std::string& what) {
+  if (text == "none") return CellMode::none;
+  if (text == "hydrostatic") return CellMode::hydrostatic;
+  if (text == "full") return CellMode::full;
+  throw Error(fmt::format("{} '{}' is not none, hydrostatic or full", what, text));
+}
+
 void RelaxOptions::validate(Index natoms) const {
   auto fail = [](const std::string& what) { throw InputError(what); };
   if (!(fmax > 0)) fail(fmt::format("fmax = {} must be positive", fmax));

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _mmtp
 
-__all__ = ["Potential", "relax", "fit"]
+__all__ = ["Potential", "relax", "fit", "RELAX_DEFAULTS", "FIT_DEFAULTS"]
 
 
 def _arrays(atoms):
@@ -70,19 +70,31 @@ class Potential:
         return self._impl.relax_moments(symbols, positions, cell, pbc, moments, mmax, max_steps, bound_moments)
 
 
-def relax(atoms, potential, cell="full", moments=True, fmax=0.01, mmax=0.01, smax=6.2415e-5, max_steps=500,
-          pressure=0.0, bound_moments=True, max_step=0.2, max_moment_step=0.2, max_strain_step=0.03):
+RELAX_DEFAULTS = _mmtp.relax_defaults()
+FIT_DEFAULTS = _mmtp.fit_defaults()
+
+
+def _options(defaults, given, what):
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise TypeError(f"{what}() got unexpected keyword argument(s) {', '.join(unknown)} (known: {', '.join(sorted(defaults))})")
+    return {**defaults, **given}
+
+
+def relax(atoms, potential, **options):
     """Joint spin-lattice relaxation (mmtp-driver relax): positions, the cell (cell = "none",
-    "hydrostatic" or "full") and the moments (moments=True) by bounded-step L-BFGS. fmax [eV/Å],
-    mmax [eV/μB], smax and pressure [eV/Å³]. Returns (a relaxed copy of atoms with its moments as
+    "hydrostatic" or "full") and the moments (moments=True) by bounded-step L-BFGS. Keyword
+    arguments and their defaults: mmtp.RELAX_DEFAULTS, read from the library (the options of
+    mmtp-driver relax with "-" as "_"; fmax [eV/Å], mmax [eV/μB], smax and pressure [eV/Å³], max_step
+    [Å], max_moment_step [μB], max_strain_step). Returns (a relaxed copy of atoms with its moments as
     initial_magmoms, a report dict: status "converged", "max_steps", "line_search_failed" or
     "extrapolation" (left the trained region: "extrapolation" says why), evaluations, energy,
     forces, stress, moments_pushed_out (atoms whose moment ends on its trained-range bound, pushed
-    outwards), ...). `potential` is a Potential or what Potential() takes."""
+    outwards), ...). `potential` is a Potential or what Potential() takes. Raises TypeError for an
+    unknown keyword, ValueError for a bad value."""
     pot = potential if isinstance(potential, Potential) else Potential(potential)
     symbols, positions, cell_rows, pbc, moments_in = _arrays(atoms)
-    report = pot._impl.relax(symbols, positions, cell_rows, pbc, moments_in, cell, moments, fmax, mmax, smax, max_steps,
-                             pressure, bound_moments, max_step, max_moment_step, max_strain_step)
+    report = pot._impl.relax(symbols, positions, cell_rows, pbc, moments_in, _options(RELAX_DEFAULTS, options, "relax"))
     out = atoms.copy()
     out.calc = None
     out.set_cell(report["cell"], scale_atoms=False)
@@ -92,17 +104,16 @@ def relax(atoms, potential, cell="full", moments=True, fmax=0.01, mmax=0.01, sma
     return out, report
 
 
-def fit(train, prefix, species, valid=(), level=16, template="", radial_basis_size=8, magnetic_basis_size=2, rmin=2.1,
-        rcut=4.5, mmax=None, ensemble=5, seed=1, bootstrap=False, max_iter=1000, valid_fraction=0.0, w_energy=1.0,
-        w_force=0.01, w_stress=0.001, w_magnetic=0.01, l2=0.0, fit_mmax=None):
+def fit(train, prefix, species, valid=(), template=(), **options):
     """Trains a committee (mmtp-fit): labelled files (ABINIT .abo, cfg, extxyz) → PREFIX.K.mtp and
-    PREFIX.report.json. mmax: {"Fe": 3, "Al": 0.1} moment ranges [μB] (default: the data's);
-    fit_mmax: the same for the basis while training (mmtp-fit --fit-mmax; default: mmax).
-    Returns the report (a dict; errors in meV/atom, eV/Å, GPa, eV/μB)."""
-    species = list(species)
-    ranges = [float((mmax or {}).get(s, 0.0)) for s in species] if mmax else []
-    fit_ranges = [float((fit_mmax or {}).get(s, 0.0)) for s in species] if fit_mmax else []
-    text = _mmtp.fit([str(f) for f in train], [str(f) for f in valid], str(prefix), species, level, str(template),
-                     radial_basis_size, magnetic_basis_size, rmin, rcut, ranges, ensemble, seed, bootstrap, max_iter,
-                     valid_fraction, w_energy, w_force, w_stress, w_magnetic, l2, fit_ranges)
+    PREFIX.report.json. `template`: a file or files as mmtp-fit --template. Keyword arguments and
+    their defaults: mmtp.FIT_DEFAULTS, read from the library (mmtp-fit's options with "-" as "_");
+    the per-species ones (mmax, fit_mmax [μB], w_magnetic_species) are dicts such as
+    {"Fe": 3, "Al": 0.1}. Returns the report (a dict; errors in meV/atom, eV/Å, GPa, eV/μB).
+    Raises TypeError for an unknown keyword, ValueError for a bad value."""
+    o = _options(FIT_DEFAULTS, options, "fit")
+    for key in ("mmax", "fit_mmax", "w_magnetic_species"):
+        o[key] = ",".join(f"{k}={v}" for k, v in (o[key] or {}).items())
+    templates = [template] if isinstance(template, (str, bytes)) or hasattr(template, "__fspath__") else list(template)
+    text = _mmtp.fit([str(f) for f in train], [str(f) for f in valid], str(prefix), list(species), [str(t) for t in templates], o)
     return json.loads(text)

@@ -9,9 +9,10 @@
 
 #include "mmtp/error.hpp"
 #include "mmtp/fit/committee.hpp"
+#include "mmtp/fit/request.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
-#include "mmtp/moment_basis.hpp"
+#include "mmtp/io/text.hpp"
 #include "mmtp/relax.hpp"
 
 namespace py = pybind11;
@@ -82,11 +83,31 @@ py::dict results(const mmtp::Structure& s, const mmtp::EnsembleResult& r, const 
   return d;
 }
 
-mmtp::CellMode cell_mode(const std::string& cell) {
-  if (cell == "none") return mmtp::CellMode::none;
-  if (cell == "hydrostatic") return mmtp::CellMode::hydrostatic;
-  if (cell == "full") return mmtp::CellMode::full;
-  throw mmtp::InputError(fmt::format("cell '{}' is not none, hydrostatic or full", cell));
+
+/// The keyword arguments of mmtp.relax (names as mmtp-driver relax's options; Python units:
+/// smax and pressure in eV/Å³) and their defaults, read from RelaxOptions.
+py::dict relax_defaults() {
+  const mmtp::RelaxOptions o;
+  py::dict d;
+  d["cell"] = "full";
+  d["moments"] = o.relax_moments;
+  d["fmax"] = o.fmax, d["mmax"] = o.mmax, d["smax"] = o.smax, d["max_steps"] = o.max_steps, d["pressure"] = o.pressure;
+  d["bound_moments"] = o.bound_moments, d["moment_scale"] = o.moment_scale;
+  d["max_step"] = o.max_displacement, d["max_moment_step"] = o.max_moment_step, d["max_strain_step"] = o.max_strain_step;
+  return d;
+}
+
+/// RelaxOptions from mmtp.relax's keyword arguments (every key of relax_defaults; one line each).
+mmtp::RelaxOptions relax_options(const py::dict& k) {
+  mmtp::RelaxOptions o;
+  o.cell = mmtp::parse_cell_mode(k["cell"].cast<std::string>(), "cell");
+  o.relax_moments = k["moments"].cast<bool>();
+  o.fmax = k["fmax"].cast<double>(), o.mmax = k["mmax"].cast<double>(), o.smax = k["smax"].cast<double>();
+  o.max_steps = k["max_steps"].cast<int>(), o.pressure = k["pressure"].cast<double>();
+  o.bound_moments = k["bound_moments"].cast<bool>(), o.moment_scale = k["moment_scale"].cast<double>();
+  o.max_displacement = k["max_step"].cast<double>(), o.max_moment_step = k["max_moment_step"].cast<double>();
+  o.max_strain_step = k["max_strain_step"].cast<double>();
+  return o;
 }
 
 /// A committee (or one potential) and the region it was trained on.
@@ -134,16 +155,10 @@ class Potential {
   }
 
   py::dict relax(const std::vector<std::string>& symbols, const Array& positions, const Array& cell, const std::array<bool, 3>& pbc,
-                 const std::optional<Array>& magmoms, const std::string& cell_mode_name, bool relax_moments, double fmax,
-                 double mmax, double smax, int max_steps, double pressure, bool bound_moments, double max_step,
-                 double max_moment_step, double max_strain_step) const {
+                 const std::optional<Array>& magmoms, const py::dict& options) const {
     const mmtp::Structure s = structure(model_, symbols, positions, cell, pbc, magmoms);
-    mmtp::RelaxOptions o;
-    o.cell = cell_mode(cell_mode_name);
-    o.relax_moments = relax_moments && s.has_magmoms();
-    o.fmax = fmax, o.mmax = mmax, o.smax = smax, o.max_steps = max_steps, o.pressure = pressure;
-    o.bound_moments = bound_moments;
-    o.max_displacement = max_step, o.max_moment_step = max_moment_step, o.max_strain_step = max_strain_step;
+    mmtp::RelaxOptions o = relax_options(options);
+    o.relax_moments = o.relax_moments && s.has_magmoms();
     o.region = region_;
     mmtp::RelaxReport rep;
     {
@@ -171,32 +186,56 @@ class Potential {
   mmtp::TrainedRegion region_;
 };
 
+/// The keyword arguments of mmtp.fit (names as mmtp-fit's options) and their defaults, read
+/// from fit::FitRequest. Per-species values (mmax, fit_mmax, w_magnetic_species) are dicts or
+/// None (the library's default).
+py::dict fit_defaults() {
+  const mmtp::fit::FitRequest r;
+  const auto& e = r.ensemble;
+  const auto& w = e.train.weights;
+  py::dict d;
+  d["level"] = r.level, d["valid_fraction"] = r.valid_fraction;
+  d["rmin"] = r.basis.rmin, d["rcut"] = r.basis.rcut;
+  d["radial_basis_size"] = r.basis.radial_basis_size, d["magnetic_basis_size"] = r.basis.magnetic_basis_size;
+  d["mmax"] = py::none(), d["fit_mmax"] = py::none();
+  d["ensemble"] = e.members, d["seed"] = e.train.seed, d["bootstrap"] = e.bootstrap;
+  d["max_iter"] = e.train.max_iter, d["tol"] = e.train.tol, d["init_scale"] = e.train.init_scale;
+  d["raw"] = e.train.mode == mmtp::EvalMode::raw;
+  d["w_energy"] = w.energy, d["w_force"] = w.force, d["w_stress"] = w.stress, d["w_magnetic"] = w.magnetic;
+  d["w_magnetic_species"] = py::none(), d["l2"] = w.l2;
+  return d;
+}
+
 /// A committee fit from labelled files to PREFIX.K.mtp and PREFIX.report.json; returns the
-/// report's JSON text (python/mmtp/__init__.py parses it).
+/// report's JSON text (python/mmtp/__init__.py parses it). `options` has every key of
+/// fit_defaults; per-species values arrive as "Fe=3,Al=0.1" text (the command line's parser).
 std::string fit(const std::vector<std::string>& train_files, const std::vector<std::string>& valid_files, const std::string& prefix,
-                std::vector<std::string> species, int level, const std::string& template_file, int radial_basis_size,
-                int magnetic_basis_size, double rmin, double rcut, const std::vector<double>& moment_max, int members,
-                unsigned seed, bool bootstrap, int max_iter, double valid_fraction, double w_energy, double w_force,
-                double w_stress, double w_magnetic, double l2, const std::vector<double>& fit_moment_max) {
-  std::vector<std::string> warnings;
-  auto train = mmtp::io::read_labelled(train_files, species, {}, warnings);
-  auto valid = mmtp::io::read_labelled(valid_files, species, {}, warnings);
-  for (const auto& w : warnings) PyErr_WarnEx(PyExc_UserWarning, w.c_str(), 1);
+                const std::vector<std::string>& species, const std::vector<std::string>& templates, const py::dict& k) {
+  mmtp::fit::FitRequest r;
+  auto& e = r.ensemble;
+  auto& w = e.train.weights;
+  r.species = species, r.templates = templates;
+  r.level = k["level"].cast<int>(), r.valid_fraction = k["valid_fraction"].cast<double>();
+  r.basis.rmin = k["rmin"].cast<double>(), r.basis.rcut = k["rcut"].cast<double>();
+  r.basis.radial_basis_size = k["radial_basis_size"].cast<int>(), r.basis.magnetic_basis_size = k["magnetic_basis_size"].cast<int>();
+  r.basis.moment_max = mmtp::io::per_species_values(k["mmax"].cast<std::string>(), species, "mmax");
+  e.fit_moment_max = mmtp::io::per_species_values(k["fit_mmax"].cast<std::string>(), species, "fit_mmax");
+  e.members = k["ensemble"].cast<int>(), e.train.seed = k["seed"].cast<unsigned>(), e.bootstrap = k["bootstrap"].cast<bool>();
+  e.train.max_iter = k["max_iter"].cast<int>(), e.train.tol = k["tol"].cast<double>(), e.train.init_scale = k["init_scale"].cast<double>();
+  e.train.mode = k["raw"].cast<bool>() ? mmtp::EvalMode::raw : mmtp::EvalMode::symmetrized;
+  w.energy = k["w_energy"].cast<double>(), w.force = k["w_force"].cast<double>(), w.stress = k["w_stress"].cast<double>();
+  w.magnetic = k["w_magnetic"].cast<double>(), w.l2 = k["l2"].cast<double>();
+  w.magnetic_species = mmtp::io::per_species_values(k["w_magnetic_species"].cast<std::string>(), species, "w_magnetic_species", 1.0, false);
+  r.validate();
+  std::vector<std::string> warnings, names = species;
+  auto train = mmtp::io::read_labelled(train_files, names, {}, warnings);
+  auto valid = mmtp::io::read_labelled(valid_files, names, {}, warnings);
+  for (const auto& msg : warnings) PyErr_WarnEx(PyExc_UserWarning, msg.c_str(), 1);
   py::gil_scoped_release release;
-  auto split = mmtp::fit::split_validation(std::move(train), valid_fraction, seed, static_cast<int>(species.size()));
+  auto split = mmtp::fit::split_validation(std::move(train), r.valid_fraction, e.train.seed, static_cast<int>(species.size()));
   valid.insert(valid.end(), split.valid.begin(), split.valid.end());
-  mmtp::fit::BasisOptions b;
-  b.rmin = rmin, b.rcut = rcut, b.radial_basis_size = radial_basis_size, b.magnetic_basis_size = magnetic_basis_size;
-  b.moment_max = moment_max;
-  mmtp::MtpParameters start = template_file.empty() ? mmtp::moment_tensor_basis(level) : mmtp::io::read_mtp(template_file);
-  if (!start.trained()) start = mmtp::fit::untrained_potential(start, species, b, split.train);
-  start.species_names = species;
-  mmtp::fit::EnsembleOptions o;
-  o.members = members, o.bootstrap = bootstrap;
-  o.train.seed = seed, o.train.max_iter = max_iter;
-  o.train.weights = {w_energy, w_force, w_stress, w_magnetic, l2};
-  o.fit_moment_max = fit_moment_max;
-  const auto summary = mmtp::fit::fit_committee({start}, split.train, valid, o, prefix, {"mmtp.fit", prefix});
+  const auto starts = mmtp::fit::starting_potentials(r, split.train);
+  const auto summary = mmtp::fit::fit_committee(starts, split.train, valid, e, prefix, {"mmtp.fit", prefix});
   return mmtp::fit::report_json(summary);
 }
 
@@ -224,12 +263,9 @@ PYBIND11_MODULE(_mmtp, m) {
       .def("relax_moments", &Potential::relax_moments, py::arg("symbols"), py::arg("positions"), py::arg("cell"),
            py::arg("pbc"), py::arg("magmoms"), py::arg("mmax"), py::arg("max_steps"), py::arg("bound_moments"))
       .def("relax", &Potential::relax, py::arg("symbols"), py::arg("positions"), py::arg("cell"), py::arg("pbc"),
-           py::arg("magmoms"), py::arg("cell_mode"), py::arg("relax_moments"), py::arg("fmax"), py::arg("mmax"),
-           py::arg("smax"), py::arg("max_steps"), py::arg("pressure"), py::arg("bound_moments"), py::arg("max_step"),
-           py::arg("max_moment_step"), py::arg("max_strain_step"));
-  m.def("fit", &fit, py::arg("train"), py::arg("valid"), py::arg("prefix"), py::arg("species"), py::arg("level"),
-        py::arg("template"), py::arg("radial_basis_size"), py::arg("magnetic_basis_size"), py::arg("rmin"), py::arg("rcut"),
-        py::arg("moment_max"), py::arg("members"), py::arg("seed"), py::arg("bootstrap"), py::arg("max_iter"),
-        py::arg("valid_fraction"), py::arg("w_energy"), py::arg("w_force"), py::arg("w_stress"), py::arg("w_magnetic"),
-        py::arg("l2"), py::arg("fit_moment_max"));
+           py::arg("magmoms"), py::arg("options"));
+  m.def("relax_defaults", &relax_defaults);
+  m.def("fit_defaults", &fit_defaults);
+  m.def("fit", &fit, py::arg("train"), py::arg("valid"), py::arg("prefix"), py::arg("species"), py::arg("templates"),
+        py::arg("options"));
 }

@@ -43,7 +43,7 @@ def main():
     assert all(m["loss"] <= m["initial_loss"] for m in warm["members"]), warm["members"]
     r = run([fit, *abo[:2], "--species", "Fe,Al", "--ensemble", "3", "-o", os.path.join(d, "warm"),
              "--template", f"{prefix}.0.mtp", f"{prefix}.1.mtp"], expect_rc=1)
-    assert "--template: 2 files for 3 members" in r.stderr, r.stderr
+    assert "2 templates for 3 members" in r.stderr, r.stderr
     # Bad input.
     r = run([fit, abo[2], "--species", "Fe,Al", "-o", prefix], expect_rc=1)
     assert "empty training set" in r.stderr, r.stderr

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "helpers.hpp"
+#include "mmtp/error.hpp"
 #include "mmtp/io/cfg.hpp"
 
 namespace mmtp::fit {
@@ -67,6 +68,33 @@ TEST_P(ObjectiveGradient, MatchesCentralDifferencesForEveryKindOfParameter) {
     const double fd = (objective(plus, data, w, GetParam(), nullptr) - objective(minus, data, w, GetParam(), nullptr)) / (2 * h);
     EXPECT_NEAR(grad[q], fd, 1e-5 * std::max(1.0, std::abs(fd))) << "parameter " << q;
   }
+}
+
+TEST(Objective, PerSpeciesMagneticWeightsScaleEachSpeciesTerm) {
+  // Only dE/dm in the loss: with factors (f0, f1) it is f0·(type-0 terms) + f1·(type-1 terms),
+  // and its gradient and solve_linear follow (the new option of issue 22).
+  const Fixture fx;
+  Weights w;
+  w.energy = 0, w.force = 0, w.stress = 0, w.magnetic = 0.02;
+  const Dataset data = fx.data();
+  Eigen::VectorXd g10, g01, g23;
+  w.magnetic_species = {1.0, 0.0};
+  const double only0 = objective(fx.model, data, w, EvalMode::symmetrized, &g10);
+  w.magnetic_species = {0.0, 1.0};
+  const double only1 = objective(fx.model, data, w, EvalMode::symmetrized, &g01);
+  w.magnetic_species = {2.0, 3.0};
+  const double mixed = objective(fx.model, data, w, EvalMode::symmetrized, &g23);
+  w.magnetic_species.clear();
+  const double plain = objective(fx.model, data, w, EvalMode::symmetrized, nullptr);
+  ASSERT_GT(only0, 0.0);
+  ASSERT_GT(only1, 0.0);
+  EXPECT_NEAR(only0 + only1, plain, 1e-12 * plain);
+  EXPECT_NEAR(mixed, 2 * only0 + 3 * only1, 1e-12 * mixed);
+  EXPECT_LE((g23 - (2 * g10 + 3 * g01)).cwiseAbs().maxCoeff(), 1e-10 * g23.cwiseAbs().maxCoeff());
+  w.magnetic_species = {1.0};
+  EXPECT_THROW(objective(fx.model, data, w, EvalMode::symmetrized, nullptr), InputError);
+  w.magnetic_species = {1.0, -1.0};
+  EXPECT_THROW(w.validate(), InputError);
 }
 
 TEST(Objective, MultiplicityEqualsRepeatedStructures) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mmtp/fit/committee.hpp"
+#include "mmtp/fit/request.hpp"
 #include "mmtp/learn.hpp"
 
 /// The active-learning loop of mmtp-learn: fit → explore → select → label, repeated, with all
@@ -59,12 +60,15 @@ struct Reference {
 };
 
 struct LoopOptions {
-  std::vector<std::string> species;
+  /// The fits (species, level, basis, committee, weights). Iteration 0 fits from it; later ones
+  /// warm-start from the previous members when warm_start. Unlike mmtp-fit, 15 % of the data is
+  /// held out by default: the loop's α is always calibrated.
+  fit::FitRequest fit = [] {
+    fit::FitRequest r;
+    r.valid_fraction = 0.15;
+    return r;
+  }();
   int iterations = 3;          ///< labelling rounds; the last fit follows the last round
-  double valid_fraction = 0.15;  ///< held out of the training data to calibrate α
-  int level = 16;
-  fit::BasisOptions basis;
-  fit::EnsembleOptions fit;
   int refit_max_iter = 1000;   ///< L-BFGS iterations of the warm-started refits
   bool warm_start = true;
   Tasks explore;

@@ -69,9 +69,14 @@ struct MtpParameters {
                radial_coeffs_per_function() +
            static_cast<std::size_t>(xi) * m * m + a * m + b;
   }
+  /// Number of radial coefficients: S²·radial_funcs_count·radial_basis_size·M².
+  std::size_t radial_coeff_count() const {
+    return static_cast<std::size_t>(species_count) * species_count * radial_funcs_count * radial_coeffs_per_function();
+  }
   /// True when radial, species and moment coefficients are all present (not a template).
   bool trained() const;
-  /// Number of fitted parameters: radial + species + moment coefficients.
+  /// Number of fitted parameters: radial + species + moment coefficients (from the sizes, so
+  /// also of an untrained template).
   std::size_t parameter_count() const;
   /// Checks every size and index against the counts. Throws InputError
   /// naming the field. Templates (no coefficients) pass when `require_coefficients` is false.

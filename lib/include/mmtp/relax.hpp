@@ -21,6 +21,8 @@ const char* to_string(RelaxStatus s);
 /// Which cell degrees of freedom move (as the deformation gradient F of ASE's cell filters:
 /// cell = F·cell₀, positions r = F·q).
 enum class CellMode { none, hydrostatic, full };
+/// "none", "hydrostatic" or "full" as a CellMode; throws mmtp::Error naming `what` otherwise.
+CellMode parse_cell_mode(const std::string& text, const std::string& what = "cell mode");
 
 /// Settings of a joint relaxation of positions, cell and collinear magnetic moments, treated
 /// as one coordinate vector (the moments as extra coordinates with magnetic force −∂E/∂m;

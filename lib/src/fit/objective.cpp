@@ -112,11 +112,20 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
   }
 }
 
+/// The weights for potential `p`: valid, with a per-species factor for each of its species.
+void check_weights(const Weights& w, const MtpParameters& p) {
+  w.validate();
+  if (!w.magnetic_species.empty() && static_cast<int>(w.magnetic_species.size()) != p.species_count)
+    throw InputError(fmt::format("{} per-species dE/dm weights for {} species", w.magnetic_species.size(), p.species_count));
+}
+
 }  // namespace
 
 void Weights::validate() const {
   for (auto [v, name] : {std::pair{energy, "energy"}, {force, "force"}, {stress, "stress"}, {magnetic, "magnetic"}, {l2, "l2"}})
     if (!(v >= 0) || !std::isfinite(v)) throw InputError(fmt::format("weight {} = {} must be >= 0", name, v));
+  for (double f : magnetic_species)
+    if (!(f >= 0) || !std::isfinite(f)) throw InputError(fmt::format("per-species dE/dm weight factor {} must be >= 0", f));
 }
 
 Dataset::Dataset(const MtpParameters& basis, std::vector<Sample> samples) : samples_(std::move(samples)) {
@@ -181,9 +190,11 @@ double structure_objective(const MagneticMtp& model, const Sample& smp, const Ge
     deps = -2.0 * w.stress * d / nd;  // W = −∂E/∂ε
   }
   if (smp.dE_dm && magnetic && w.magnetic > 0) {
-    const Eigen::VectorXd d = r.dE_dm - *smp.dE_dm;
-    loss += w.magnetic * d.squaredNorm();
-    dm = 2.0 * w.magnetic * d;
+    for (Index i = 0; i < n; ++i) {
+      const double d = r.dE_dm[i] - (*smp.dE_dm)[i], wi = w.magnetic_of(s.species[i]);
+      loss += wi * d * d;
+      dm[i] = 2.0 * wi * d;
+    }
   }
   thread_local DualWorkspace work;  // reused by every structure this thread takes
   std::vector<Dual>& g = work.gradient;
@@ -197,7 +208,7 @@ double structure_objective(const MagneticMtp& model, const Sample& smp, const Ge
 
 double objective(const MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode, Eigen::VectorXd* gradient,
                  const std::vector<double>& multiplicity) {
-  w.validate();
+  check_weights(w, p);
   if (!multiplicity.empty() && multiplicity.size() != data.size())
     throw std::invalid_argument(fmt::format("{} multiplicities for {} structures", multiplicity.size(), data.size()));
   const MagneticMtp model(p);
@@ -244,7 +255,7 @@ double objective(const MtpParameters& p, const Dataset& data, const Weights& w, 
 
 double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode,
                     const std::vector<double>& multiplicity, double ridge) {
-  w.validate();
+  check_weights(w, p);
   if (data.size() == 0) throw InputError("no training data");
   const Index nr = static_cast<Index>(p.radial_coeffs.size()), nl_par = static_cast<Index>(p.species_count) + p.alpha_scalar_moments();
   const MagneticMtp model(p);
@@ -312,7 +323,7 @@ double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, Eva
         for (Index i = 0; i < n; ++i) {
           Eigen::VectorXd dm = zm;
           dm[i] = 1.0;
-          add_mine(features(zr, Eigen::Matrix3d::Zero(), dm, nullptr), (*smp.dE_dm)[i], w.magnetic);
+          add_mine(features(zr, Eigen::Matrix3d::Zero(), dm, nullptr), (*smp.dE_dm)[i], w.magnetic_of(s.species[i]));
         }
     }
   }

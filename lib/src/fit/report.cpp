@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmtp/fit/committee.hpp"
+#include "mmtp/fit/request.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/text.hpp"
 #include "mmtp/units.hpp"
@@ -109,7 +110,7 @@ FitSummary fit_committee(const std::vector<MtpParameters>& starts, const std::ve
   for (std::size_t k = 0; k < s.members.size(); ++k) {
     MtpParameters p = s.members[k].params;
     p.committee_alpha = s.members.size() > 1 ? s.calibration.alpha : 0.0;
-    s.member_files.push_back(fmt::format("{}.{}.mtp", prefix, k));
+    s.member_files.push_back(member_path(prefix, static_cast<int>(k)));
     io::write_mtp(s.member_files.back(), p);
   }
   io::write_atomically(prefix + ".report.json", [&](std::ostream& os) { os << report_json(s); });

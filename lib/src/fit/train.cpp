@@ -45,12 +45,10 @@ TrainReport train(MtpParameters p, const Dataset& data, const TrainOptions& o,
   if (data.size() == 0) throw InputError("empty training set");
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  const std::size_t n_radial = static_cast<std::size_t>(p.species_count) * p.species_count * p.radial_funcs_count *
-                               p.radial_coeffs_per_function();
   if (p.radial_coeffs.empty()) {
     std::mt19937_64 rng(o.seed);
     std::uniform_real_distribution<double> u(-o.init_scale, o.init_scale);
-    p.radial_coeffs.resize(n_radial);
+    p.radial_coeffs.resize(p.radial_coeff_count());
     for (double& c : p.radial_coeffs) c = u(rng);
   }
   if (p.species_coeffs.empty()) p.species_coeffs.assign(static_cast<std::size_t>(p.species_count), 0.0);

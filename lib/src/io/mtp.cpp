@@ -158,7 +158,7 @@ MtpParameters read_mtp(const std::string& path) {
     if (line == "radial_coeffs") {
       for (const char* k : {"species_count", "radial_basis_size", "radial_funcs_count"}) need(k, ln);
       const int s = p.species_count, nf = p.radial_funcs_count, per = p.radial_coeffs_per_function();
-      p.radial_coeffs.assign(static_cast<std::size_t>(s) * s * nf * per, 0.0);
+      p.radial_coeffs.assign(p.radial_coeff_count(), 0.0);
       std::set<std::pair<int, int>> pairs;
       for (int blk = 0; blk < s * s; ++blk) {
         ++n;

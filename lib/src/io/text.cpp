@@ -1,6 +1,7 @@
 #include "mmtp/io/text.hpp"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -115,6 +116,48 @@ std::vector<std::string> split_list(const std::string& csv, std::string_view wha
     if (out.back().empty()) throw Error(fmt::format("{} '{}': empty item", what, csv));
     if (c == std::string::npos) break;
     pos = c + 1;
+  }
+  return out;
+}
+
+double parse_number(std::string_view token, std::string_view what) {
+  const std::string t(trim(token));
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(t, &used);
+    if (used == t.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error(fmt::format("{}: '{}' is not a number", what, token));
+}
+
+long parse_count(std::string_view token, std::string_view what) {
+  const double v = parse_number(token, what);
+  if (v != std::floor(v) || std::abs(v) > 2147483647.0) throw Error(fmt::format("{}: '{}' is not a whole number", what, token));
+  return static_cast<long>(v);
+}
+
+std::vector<double> per_species_values(const std::string& text, const std::vector<std::string>& species, std::string_view what,
+                                       double fill, bool positive) {
+  std::vector<double> out;
+  if (text.empty()) return out;
+  out.assign(species.size(), fill);
+  auto number = [&](const std::string& s) {
+    const double v = parse_number(s, what);
+    if (positive ? !(v > 0) : !(v >= 0)) throw Error(fmt::format("{}: '{}' must be {}", what, s, positive ? "> 0" : ">= 0"));
+    return v;
+  };
+  for (const auto& item : split_list(text, what)) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      out.assign(species.size(), number(item));
+      continue;
+    }
+    const std::string name = item.substr(0, eq);
+    std::size_t t = 0;
+    while (t < species.size() && species[t] != name) ++t;
+    if (t == species.size()) throw Error(fmt::format("{}: species '{}' is not among {}", what, name, fmt::join(species, ",")));
+    out[t] = number(item.substr(eq + 1));
   }
   return out;
 }

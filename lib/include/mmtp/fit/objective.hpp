@@ -21,7 +21,14 @@ struct Weights {
   double force = 0.01;    ///< [Å²]
   double stress = 0.001;
   double magnetic = 0.01; ///< [μB²/Å² · Å²]: same scale as forces
+  /// Factor on `magnetic` per species (type order; empty: 1 for every species), e.g. to weigh
+  /// down the dE/dm residuals of a species with small, stiff moments (Al).
+  std::vector<double> magnetic_species;
   double l2 = 0.0;
+  /// The dE/dm weight of an atom of type t: magnetic · magnetic_species[t] (or magnetic).
+  double magnetic_of(int t) const {
+    return magnetic_species.empty() ? magnetic : magnetic * magnetic_species[static_cast<std::size_t>(t)];
+  }
   void validate() const;  ///< throws InputError naming the field
 };
 

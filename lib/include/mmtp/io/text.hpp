@@ -34,6 +34,18 @@ void write_atomically(const std::string& path, const std::function<void(std::ost
 /// empty item ("Fe,,Al").
 std::vector<std::string> split_list(const std::string& csv, std::string_view what);
 
+/// A whole token as a finite number (option values, config keys); throws mmtp::Error
+/// "WHAT: 'TOKEN' is not a number" otherwise. parse_count: a whole number within int's range.
+double parse_number(std::string_view token, std::string_view what);
+long parse_count(std::string_view token, std::string_view what);
+
+/// Per-species numbers from "Fe=3,Al=0.1", or one number for every species ("3"): a value per
+/// name of `species` (type order), `fill` where none is given; empty for an empty text. Values
+/// must be >= 0 (> 0 when `positive`). Throws mmtp::Error naming `what` (an unknown species, a
+/// bad number).
+std::vector<double> per_species_values(const std::string& text, const std::vector<std::string>& species, std::string_view what,
+                                       double fill = 0.0, bool positive = true);
+
 /// Lower-case file extension without the dot ("" when none).
 std::string extension(const std::string& path);
 
