@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "mmtp/error.hpp"
+#include "parallel.hpp"
 
 namespace mmtp {
 
@@ -109,17 +110,10 @@ Geometry::Geometry(const MtpParameters& p, const Structure& s, const NeighborLis
     throw std::invalid_argument("neighbour list does not match the structure or its cutoff is too short");
   const AngularMonomials mono(p);
   sites_.resize(static_cast<std::size_t>(n));
-  std::exception_ptr error;
+  FirstError error;
 #pragma omp parallel for schedule(static)
-  for (Index i = 0; i < n; ++i) {
-    try {
-      sites_[static_cast<std::size_t>(i)].build(p, mono, s, nl, i);
-    } catch (...) {
-#pragma omp critical
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+  for (Index i = 0; i < n; ++i) error.run([&] { sites_[static_cast<std::size_t>(i)].build(p, mono, s, nl, i); });
+  error.rethrow();
 }
 
 bool Geometry::fits(const MtpParameters& p) const {

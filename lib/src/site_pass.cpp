@@ -10,6 +10,7 @@
 
 #include "equations.hpp"
 #include "mmtp/error.hpp"
+#include "parallel.hpp"
 
 namespace mmtp {
 namespace {
@@ -206,7 +207,7 @@ std::vector<Result> SitePass::evaluate_sites(const Structure& s, Index sites, Ev
   // The team size is known only inside the region (1 when called from another parallel
   // region, since nesting is off), so each thread's accumulators are made there.
   std::vector<std::vector<Result>> partial;
-  std::exception_ptr error;
+  FirstError error;
 #pragma omp parallel
   {
 #pragma omp single
@@ -222,7 +223,7 @@ std::vector<Result> SitePass::evaluate_sites(const Structure& s, Index sites, Ev
     Workspace w;
 #pragma omp for schedule(static)
     for (Index i = 0; i < sites; ++i) {
-      try {
+      error.run([&] {
         const SiteGeometry& g = site_of(i, w);
         if (two_lanes)
           site<TwoLanes>(s, g, i, magnetic, symmetrized, what, w, mine);
@@ -231,13 +232,10 @@ std::vector<Result> SitePass::evaluate_sites(const Structure& s, Index sites, Ev
         for (std::size_t q = 0; q < K; ++q) res[q].site_energies[i] = w.energy[q];
         mine[0].extrapolation.short_pairs += g.short_pairs;
         mine[0].extrapolation.min_distance = std::min(mine[0].extrapolation.min_distance, g.min_distance);
-      } catch (...) {
-#pragma omp critical
-        if (!error) error = std::current_exception();
-      }
+      });
     }
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
 
   Extrapolation flags = partial[0][0].extrapolation;
   for (std::size_t t = 1; t < partial.size(); ++t) {

@@ -11,6 +11,7 @@
 
 #include "mmtp/error.hpp"
 #include "mmtp/io/mtp.hpp"
+#include "../parallel.hpp"
 
 namespace mmtp::fit {
 namespace {
@@ -96,10 +97,10 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
     if (!dataset.geometry(0).fits(s) || s.species_count != starts.front().species_count)
       throw InputError("the starting potentials of a committee differ in species, R_min, R_cut, radial basis size or level");
   std::vector<TrainReport> reports(static_cast<std::size_t>(options.members));
-  std::exception_ptr error;
+  FirstError error;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int k = 0; k < options.members; ++k) {
-    try {
+    error.run([&] {
       TrainOptions o = options.train;
       o.seed = options.train.seed + static_cast<unsigned>(k);
       MtpParameters start = starts[starts.size() == 1 ? 0 : static_cast<std::size_t>(k)];
@@ -141,12 +142,9 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
         if (common_range) report.params = to_common_moment_range(report.params);
       }
       report.params.species_names = start.species_names;
-    } catch (...) {
-#pragma omp critical
-      if (!error) error = std::current_exception();
-    }
+    });
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
   return reports;
 }
 

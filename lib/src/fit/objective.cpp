@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "../equations.hpp"
+#include "../parallel.hpp"
 
 namespace mmtp::fit {
 namespace {
@@ -130,18 +131,14 @@ void Weights::validate() const {
 
 Dataset::Dataset(const MtpParameters& basis, std::vector<Sample> samples) : samples_(std::move(samples)) {
   geometry_.resize(samples_.size());
-  std::exception_ptr error;
+  FirstError error;
 #pragma omp parallel for schedule(dynamic)
-  for (std::size_t k = 0; k < samples_.size(); ++k) {
-    try {
+  for (std::size_t k = 0; k < samples_.size(); ++k)
+    error.run([&] {
       const Structure& s = samples_[k].structure;
       geometry_[k] = Geometry(basis, s, NeighborList::build(s, basis.max_dist));
-    } catch (...) {
-#pragma omp critical
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+    });
+  error.rethrow();
 }
 
 Eigen::VectorXd pack(const MtpParameters& p) {
@@ -216,7 +213,7 @@ double objective(const MtpParameters& p, const Dataset& data, const Weights& w, 
   const int nthreads = omp_get_max_threads();
   std::vector<Eigen::VectorXd> grads(static_cast<std::size_t>(nthreads), Eigen::VectorXd::Zero(np));
   std::vector<double> losses(static_cast<std::size_t>(nthreads), 0.0);
-  std::exception_ptr error;
+  FirstError error;
 #pragma omp parallel num_threads(nthreads)
   {
     const int t = omp_get_thread_num();
@@ -224,15 +221,10 @@ double objective(const MtpParameters& p, const Dataset& data, const Weights& w, 
     for (std::size_t k = 0; k < data.size(); ++k) {
       const double mult = multiplicity.empty() ? 1.0 : multiplicity[k];
       if (mult == 0.0) continue;
-      try {
-        losses[t] += structure_objective(model, data.samples()[k], data.geometry(k), w, mode, mult, grads[t]);
-      } catch (...) {
-#pragma omp critical
-        if (!error) error = std::current_exception();
-      }
+      error.run([&] { losses[t] += structure_objective(model, data.samples()[k], data.geometry(k), w, mode, mult, grads[t]); });
     }
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
   double loss = 0.0;
   Eigen::VectorXd grad = Eigen::VectorXd::Zero(np);
   for (int t = 0; t < nthreads; ++t) {
