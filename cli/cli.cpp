@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "mmtp/error.hpp"
+#include "mmtp/io/ensemble.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"

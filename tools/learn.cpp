@@ -22,7 +22,7 @@
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"
-#include "mmtp/ipi/wire.hpp"
+#include "mmtp/io/ipi_active.hpp"
 #include "mmtp/active_learning.hpp"
 
 namespace po = boost::program_options;
@@ -183,7 +183,7 @@ mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::st
     std::stringstream text;
     text << in.rdbuf();
     mmtp::learn::GivenTask g{"i-PI active_output " + name(w[0]), {}};
-    for (auto& r : mmtp::ipi::wire::read_active_output(text.str(), first_structure(w[1], names), w[0]))
+    for (auto& r : mmtp::io::read_ipi_active_output(text.str(), first_structure(w[1], names), w[0]))
       g.structures.push_back(std::move(r.structure));
     o.explore.given.push_back(std::move(g));
   }

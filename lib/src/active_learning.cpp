@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmtp/error.hpp"
+#include "mmtp/io/ensemble.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "mmtp/error.hpp"
+#include "mmtp/io/ensemble.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/optimizer.hpp"
 

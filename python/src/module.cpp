@@ -10,6 +10,7 @@
 #include "mmtp/error.hpp"
 #include "mmtp/fit/committee.hpp"
 #include "mmtp/fit/request.hpp"
+#include "mmtp/io/ensemble.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/io/samples.hpp"
 #include "mmtp/io/text.hpp"

@@ -13,7 +13,7 @@
 #include "mmtp/fit/committee.hpp"
 #include "mmtp/fit/objective.hpp"
 #include "mmtp/moment_basis.hpp"
-#include "mmtp/ipi/wire.hpp"
+#include "mmtp/io/ipi_active.hpp"
 #include "mmtp/units.hpp"
 
 namespace mmtp {
@@ -256,16 +256,16 @@ TEST(IpiActiveOutput, ConcatenatedRecordsBecomeStructures) {
   const double b = 1.0 / units::angstrom_per_bohr;
   const std::string rec = fmt::format(R"({{"position": [0, 0, 0, {0}, {0}, {0}], "cell": [{1}, 0, 0, 0, {1}, 0, 0, 0, {1}], "uncertainty": 0.001}})",
                                       1.5 * b, 3.0 * b);
-  const auto out = ipi::wire::read_active_output(rec + rec + "\n", tmpl, "active.json");
+  const auto out = io::read_ipi_active_output(rec + rec + "\n", tmpl, "active.json");
   ASSERT_EQ(out.size(), 2u);
   EXPECT_NEAR(out[0].structure.positions(2, 1), 1.5, 1e-12);
   EXPECT_NEAR(out[1].structure.cell(1, 1), 3.0, 1e-12);
   EXPECT_NEAR(out[0].energy_std, 0.001 * units::ev_per_hartree, 1e-12);
   EXPECT_EQ(out[0].structure.magmoms[0], 2.0);
-  EXPECT_THROW(ipi::wire::read_active_output(R"({"position": [0, 0, 0], "cell": [1, 0, 0, 0, 1, 0, 0, 0, 1]})", tmpl, "a.json"),
+  EXPECT_THROW(io::read_ipi_active_output(R"({"position": [0, 0, 0], "cell": [1, 0, 0, 0, 1, 0, 0, 0, 1]})", tmpl, "a.json"),
                ParseError);
-  EXPECT_THROW(ipi::wire::read_active_output(rec.substr(0, 20), tmpl, "a.json"), ParseError);
-  EXPECT_THROW(ipi::wire::read_active_output(rec + " junk", tmpl, "a.json"), ParseError);
+  EXPECT_THROW(io::read_ipi_active_output(rec.substr(0, 20), tmpl, "a.json"), ParseError);
+  EXPECT_THROW(io::read_ipi_active_output(rec + " junk", tmpl, "a.json"), ParseError);
 }
 
 }  // namespace

@@ -316,23 +316,4 @@ void write_mtp(const std::string& path, const MtpParameters& species_p) {
   });
 }
 
-Ensemble read_ensemble(const std::vector<std::string>& paths, const std::vector<std::string>& species, double committee_alpha) {
-  if (paths.empty()) throw InputError("no potential given");
-  std::vector<MagneticMtp> members;
-  double stored = -1.0;
-  for (const auto& path : paths) {
-    MtpParameters p = read_mtp(path);
-    if (!p.trained()) throw InputError(fmt::format("{}: an untrained template (no coefficients) cannot be evaluated", path));
-    if (!species.empty()) {
-      if (static_cast<int>(species.size()) != p.species_count)
-        throw InputError(fmt::format("{} element names given, but {} has {} species", species.size(), path, p.species_count));
-      p.species_names = species;
-    }
-    stored = stored < 0 || stored == p.committee_alpha ? p.committee_alpha : 0.0;  // 0 when they disagree
-    members.emplace_back(std::move(p));
-  }
-  const double alpha = committee_alpha > 0 ? committee_alpha : (paths.size() > 1 && stored > 0 ? stored : 1.0);
-  return Ensemble(std::move(members), alpha);
-}
-
 }  // namespace mmtp::io

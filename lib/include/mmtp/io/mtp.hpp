@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "mmtp/ensemble.hpp"
+#include "mmtp/mtp_parameters.hpp"
 #include "mmtp/mtp_parameters.hpp"
 
 namespace mmtp::io {
@@ -22,12 +22,6 @@ MtpParameters read_mtp(const std::string& path);
 /// Throws InputError if `p` does not validate, mmtp::Error on I/O failure.
 void write_mtp(const std::string& path, const MtpParameters& p);
 
-/// A committee from potential files: element names from `species` (type 0 = species[0]) when
-/// given, otherwise those stored in the files; the committee's α is `committee_alpha` when
-/// positive, else the one stored in the files (when they all agree), else 1. Throws
-/// ParseError / mmtp::Error, InputError when `species` does not match a file or the members
-/// do not fit together, and for an untrained template.
-Ensemble read_ensemble(const std::vector<std::string>& paths, const std::vector<std::string>& species = {},
-                       double committee_alpha = 0.0);
+
 
 }  // namespace mmtp::io

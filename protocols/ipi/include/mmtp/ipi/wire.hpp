@@ -47,18 +47,4 @@ struct ExtrasNotes {
 std::string extras_json(const Result& mean, const std::vector<Result>& members, const Eigen::VectorXd& magmoms,
                         const ExtrasNotes& notes = {});
 
-/// One structure of i-PI's committee `active_output` file (FFCommittee with `active_thresh`):
-/// the template with the record's positions and cell, and the committee std of its energy [eV].
-struct ActiveRecord {
-  Structure structure;
-  double energy_std = 0.0;
-};
-
-/// Parses the concatenated JSON records i-PI ≥ 3 writes to `active_output`
-/// (`{"position": [3N, Bohr], "cell": [9, Bohr, h row-major, lattice vectors as columns],
-/// "uncertainty": Hartree}`, one after the other without separators). Species, periodicity and
-/// moments come from `tmpl`. Throws ParseError(source, 0, …) for a malformed record or an atom
-/// count other than the template's.
-std::vector<ActiveRecord> read_active_output(const std::string& text, const Structure& tmpl, const std::string& source);
-
 }  // namespace mmtp::ipi::wire
