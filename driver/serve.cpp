@@ -122,16 +122,10 @@ int run_serve(const std::vector<std::string>& args) {
   copts.natoms = tmpl.size();
   copts.needinit_every_request = relax;  // i-PI then tells the bead (rid) of every request
   ipi::Client client(std::move(socket), copts);
-  // Per bead: the last three converged moments (the next start is their quadratic
-  // extrapolation, m ≈ 3m₁ − 3m₂ + m₃, or linear with two) and the quasi-Newton memory.
-  struct BeadMoments {
-    std::deque<Eigen::VectorXd> last;  // newest first
-    MomentRelaxHistory history;
-  };
-  std::map<int, BeadMoments> beads;
+  // Per bead (i-PI's request id): its moment trajectory (extrapolated starts, L-BFGS memory).
+  std::map<int, MomentTrajectory> beads;
   std::vector<int> moment_evaluations;  // per request, for the summary
   long pushed_requests = 0;             // requests whose relaxed moments end pushed against a bound
-  const auto [lower, upper] = ensemble.moment_bounds(tmpl, relax_options.mode);
   const bool periodic = tmpl.pbc[0] || tmpl.pbc[1] || tmpl.pbc[2];
 
   auto handler = [&](const ipi::Request& req) {
@@ -142,13 +136,7 @@ int run_serve(const std::vector<std::string>& args) {
     EnsembleResult r;
     ipi::wire::ExtrasNotes notes;
     if (relax) {
-      BeadMoments& bead = beads[req.rid];
-      const auto& h = bead.last;
-      if (h.size() == 1) s.magmoms = h[0];
-      if (h.size() == 2) s.magmoms = 2.0 * h[0] - h[1];
-      if (h.size() == 3) s.magmoms = 3.0 * h[0] - 3.0 * h[1] + h[2];
-      s.magmoms = s.magmoms.cwiseMax(lower).cwiseMin(upper);
-      MomentRelaxReport rep = relax_moments(ensemble, s, relax_options, &bead.history);
+      MomentRelaxReport rep = relax_moments(ensemble, s, relax_options, &beads[req.rid]);
       moment_evaluations.push_back(rep.evaluations);
       notes.moment_relaxation = to_string(rep.status);
       notes.moments_pushed_out = rep.moments_pushed_out;
@@ -162,10 +150,6 @@ int run_serve(const std::vector<std::string>& args) {
                                              request, to_string(rep.status), rep.mmax, rep.newton ? ", projected Newton too" : "");
         if (exit_unconverged) throw Error(what + "; exiting (--exit-on-unconverged) instead of answering");
         fmt::print(stderr, "mmtp-driver: warning: {}: answering with these moments\n", what);
-        bead = BeadMoments{};  // no warm start from an unconverged point
-      } else {
-        bead.last.push_front(s.magmoms);
-        if (bead.last.size() > 3) bead.last.pop_back();
       }
       r = std::move(rep.result);
     } else {

@@ -338,7 +338,33 @@ void MomentRelaxOptions::validate() const {
     throw InputError(fmt::format("max_moment_step = {} must be positive", max_moment_step));
 }
 
-MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& o, MomentRelaxHistory* history) {
+double extrapolate_moment(const double* m, int count) {
+  if (count >= 3) return 3.0 * m[0] - 3.0 * m[1] + m[2];
+  if (count == 2) return 2.0 * m[0] - m[1];
+  return m[0];
+}
+
+VectorXd MomentTrajectory::predict(const VectorXd& current) const {
+  if (last.empty() || last.front().size() != current.size()) return current;
+  VectorXd out(current.size());
+  for (Index i = 0; i < current.size(); ++i) {
+    double h[3];
+    for (std::size_t k = 0; k < last.size() && k < 3; ++k) h[k] = last[k][i];
+    out[i] = extrapolate_moment(h, static_cast<int>(std::min<std::size_t>(last.size(), 3)));
+  }
+  return out;
+}
+
+void MomentTrajectory::record(const VectorXd& moments, bool converged) {
+  if (!converged || (!last.empty() && last.front().size() != moments.size())) {
+    last.clear(), s.clear(), y.clear();
+    if (!converged) return;
+  }
+  last.push_front(moments);
+  if (last.size() > 3) last.pop_back();
+}
+
+MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& o, MomentTrajectory* trajectory) {
   o.validate();
   if (!s.has_magmoms()) throw InputError("relaxing moments needs initial moments");
   const Index n = s.size();
@@ -360,10 +386,10 @@ MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const Momen
     return big > 0 ? o.max_moment_step / big : std::numeric_limits<double>::infinity();
   };
 
-  VectorXd m = s.magmoms.cwiseMax(p.lb).cwiseMin(p.ub), g;
+  VectorXd m = (trajectory ? trajectory->predict(s.magmoms) : s.magmoms).cwiseMax(p.lb).cwiseMin(p.ub), g;
   double e = 0.0;
   p.evaluate(m, e, g);
-  Lbfgs solver(history ? &history->s : nullptr, history ? &history->y : nullptr);
+  Lbfgs solver(trajectory ? &trajectory->s : nullptr, trajectory ? &trajectory->y : nullptr);
   solver.initial_inverse_curvature = 1.0;  // moment curvatures are of order 1 eV/μB²
   solver.diagonal_scaling = true;
   Outcome outcome = o.newton ? Outcome::line_search_failed : solver.minimize(p, m, e, g, o.max_steps);
@@ -415,6 +441,7 @@ MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const Momen
                                                   : RelaxStatus::line_search_failed;
   report.mmax = projected_max(m, g, p.lb, p.ub);
   s.magmoms = m;
+  if (trajectory) trajectory->record(m, report.status == RelaxStatus::converged);
   report.result = model.evaluate(s, o.mode);  // forces and virial once, at the result
   if (o.bound_moments) report.moments_pushed_out = moments_pushed_out(model, s, report.result.mean.dE_dm, o.mode, atoms, o.mmax);
   return report;

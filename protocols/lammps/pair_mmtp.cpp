@@ -10,6 +10,7 @@
 #include "mmtp/io/ensemble.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/optimizer.hpp"
+#include "mmtp/relax.hpp"
 
 namespace mmtp::lammps {
 
@@ -369,9 +370,7 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
   for (int i = 0; i < nlocal; ++i) {
     const auto it = past_.find(atom->tag[i]);
     if (it == past_.end()) continue;
-    const auto& h = it->second;  // newest first
-    if (h.count == 2) m[i] = 2.0 * h.m[0] - h.m[1];
-    if (h.count == 3) m[i] = 3.0 * h.m[0] - 3.0 * h.m[1] + h.m[2];
+    m[i] = extrapolate_moment(it->second.m, it->second.count);  // as MomentTrajectory::predict
   }
   m = m.cwiseMax(p.lb).cwiseMin(p.ub);
   Eigen::VectorXd g;

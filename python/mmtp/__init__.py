@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _mmtp
 
-__all__ = ["Potential", "relax", "fit", "RELAX_DEFAULTS", "FIT_DEFAULTS"]
+__all__ = ["Potential", "MomentTrajectory", "relax", "fit", "RELAX_DEFAULTS", "FIT_DEFAULTS"]
 
 
 def _arrays(atoms):
@@ -60,14 +60,19 @@ class Potential:
         outside the trained region; "" inside). symmetrized=False gives E(M) as MLIP-3 does."""
         return self._impl.evaluate(*_arrays(atoms), symmetrized)
 
-    def relax_moments(self, atoms, mmax=1e-4, max_steps=500, bound_moments=True):
+    def relax_moments(self, atoms, mmax=1e-4, max_steps=500, bound_moments=True, trajectory=None):
         """evaluate() at the moments that minimise E at fixed positions and cell (bounded to each
         species' trained range); "magmoms" holds them, "moment_relaxation" the outcome and
-        "moments_pushed_out" the atoms (0-based) left on a range bound by an outward force."""
+        "moments_pushed_out" the atoms (0-based) left on a range bound by an outward force.
+        trajectory: a MomentTrajectory() kept from call to call along an MD run: the relaxation
+        starts from the extrapolation of its last relaxed moments and keeps its L-BFGS memory."""
         symbols, positions, cell, pbc, moments = _arrays(atoms)
         if moments is None:
             raise ValueError("relaxing moments needs initial moments (atoms.set_initial_magnetic_moments)")
-        return self._impl.relax_moments(symbols, positions, cell, pbc, moments, mmax, max_steps, bound_moments)
+        return self._impl.relax_moments(symbols, positions, cell, pbc, moments, mmax, max_steps, bound_moments, trajectory)
+
+
+MomentTrajectory = _mmtp.MomentTrajectory
 
 
 RELAX_DEFAULTS = _mmtp.relax_defaults()

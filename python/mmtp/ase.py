@@ -2,7 +2,7 @@
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from . import Potential
+from . import MomentTrajectory, Potential
 
 
 class MMTPCalculator(Calculator):
@@ -11,8 +11,9 @@ class MMTPCalculator(Calculator):
     potentials: a file, a list of files (a committee) or an mmtp.Potential.
     moments: "fixed" — atoms.get_initial_magnetic_moments() are held; "relax" — at every call the
     moments minimise E at the given positions and cell (the adiabatic surface; forces are total
-    derivatives), starting from the last relaxed moments of the same atoms, and are returned as
-    magmoms as ASE's DFT calculators do.
+    derivatives), starting from the extrapolation of the last relaxed moments of the same atoms
+    (mmtp.MomentTrajectory, as mmtp-driver serve does per bead), and are returned as magmoms as
+    ASE's DFT calculators do.
     calc.results also holds dE_dm and magnetic_forces [eV/μB], the committee std (energy_std,
     forces_std, dE_dm_std), the extrapolation counts and "extrapolation" (why the structure is
     outside the trained region; "" inside). Other keywords: species, committee_alpha, max_std (as
@@ -29,16 +30,14 @@ class MMTPCalculator(Calculator):
         self.potential = potentials if isinstance(potentials, Potential) else Potential(potentials, species,
                                                                                         committee_alpha, max_std)
         self.moments, self.symmetrized, self.mmax, self.max_steps = moments, symmetrized, mmax, max_steps
-        self._relaxed = None
+        self._trajectory = MomentTrajectory()
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         if self.moments == "relax":
-            start = self.atoms.copy()
-            if self._relaxed is not None and len(self._relaxed) == len(start) and "initial_magmoms" not in system_changes:
-                start.set_initial_magnetic_moments(self._relaxed)
-            r = self.potential.relax_moments(start, mmax=self.mmax, max_steps=self.max_steps)
-            self._relaxed = np.array(r["magmoms"])
+            if "initial_magmoms" in system_changes or "numbers" in system_changes:
+                self._trajectory = MomentTrajectory()  # new moments or atoms: start from them
+            r = self.potential.relax_moments(self.atoms, mmax=self.mmax, max_steps=self.max_steps, trajectory=self._trajectory)
         else:
             r = self.potential.evaluate(self.atoms, symmetrized=self.symmetrized)
         self.results = dict(r)

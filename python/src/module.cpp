@@ -137,7 +137,7 @@ class Potential {
 
   py::dict relax_moments(const std::vector<std::string>& symbols, const Array& positions, const Array& cell,
                          const std::array<bool, 3>& pbc, const Array& magmoms, double mmax, int max_steps,
-                         bool bound_moments) const {
+                         bool bound_moments, mmtp::MomentTrajectory* trajectory) const {
     mmtp::Structure s = structure(model_, symbols, positions, cell, pbc, magmoms);
     mmtp::MomentRelaxOptions o;
     o.mmax = mmax;
@@ -146,7 +146,7 @@ class Potential {
     mmtp::MomentRelaxReport rep;
     {
       py::gil_scoped_release release;
-      rep = mmtp::relax_moments(model_, s, o);
+      rep = mmtp::relax_moments(model_, s, o, trajectory);
     }
     py::dict d = results(s, rep.result, region_);
     d["moment_relaxation"] = mmtp::to_string(rep.status);
@@ -262,9 +262,12 @@ PYBIND11_MODULE(_mmtp, m) {
       .def("evaluate", &Potential::evaluate, py::arg("symbols"), py::arg("positions"), py::arg("cell"), py::arg("pbc"),
            py::arg("magmoms"), py::arg("symmetrized"))
       .def("relax_moments", &Potential::relax_moments, py::arg("symbols"), py::arg("positions"), py::arg("cell"),
-           py::arg("pbc"), py::arg("magmoms"), py::arg("mmax"), py::arg("max_steps"), py::arg("bound_moments"))
+           py::arg("pbc"), py::arg("magmoms"), py::arg("mmax"), py::arg("max_steps"), py::arg("bound_moments"),
+           py::arg("trajectory"))
       .def("relax", &Potential::relax, py::arg("symbols"), py::arg("positions"), py::arg("cell"), py::arg("pbc"),
            py::arg("magmoms"), py::arg("options"));
+  // One trajectory's moments (extrapolated starts and L-BFGS memory), kept by the ASE calculator.
+  py::class_<mmtp::MomentTrajectory>(m, "MomentTrajectory").def(py::init<>());
   m.def("relax_defaults", &relax_defaults);
   m.def("fit_defaults", &fit_defaults);
   m.def("fit", &fit, py::arg("train"), py::arg("valid"), py::arg("prefix"), py::arg("species"), py::arg("templates"),

@@ -119,10 +119,23 @@ struct MomentRelaxReport {
 std::vector<Index> moments_pushed_out(const Ensemble& model, const Structure& s, const Eigen::VectorXd& dE_dm,
                                       EvalMode mode, const std::vector<Index>& atoms, double mmax);
 
-/// Quasi-Newton memory of the moment block, kept from one relax_moments call to the next.
-struct MomentRelaxHistory {
-  std::deque<Eigen::VectorXd> s, y;  ///< steps [scaled μB] and gradient changes [eV/μB]
+/// The moments along one trajectory (an i-PI bead, an ASE calculator, an MD run), carried from
+/// one relax_moments call to the next: the last three relaxed moments, whose quadratic
+/// extrapolation starts the next relaxation, and the quasi-Newton memory of the moment block.
+struct MomentTrajectory {
+  std::deque<Eigen::VectorXd> last;  ///< the last converged moments [μB], newest first (at most 3)
+  std::deque<Eigen::VectorXd> s, y;  ///< L-BFGS steps [μB] and gradient changes [eV/μB]
+  /// The start of the next relaxation: 3m₁ − 3m₂ + m₃ (2m₁ − m₂ with two, m₁ with one), or
+  /// `current` with none or for another atom count.
+  Eigen::VectorXd predict(const Eigen::VectorXd& current) const;
+  /// After a relaxation: converged moments join `last`; an unconverged relaxation clears
+  /// everything (no warm start from it).
+  void record(const Eigen::VectorXd& moments, bool converged);
 };
+
+/// The extrapolation of MomentTrajectory::predict for one value from its last `count` values
+/// (newest first, count ≤ 3); `values[0]` for count 1. (LAMMPS keeps them per atom.)
+double extrapolate_moment(const double* values, int count);
 
 /// Minimises E over the free moments of `s` at fixed positions and cell; on return s.magmoms
 /// holds the result. The geometry (neighbour list, radial and angular basis) is computed once;
@@ -131,10 +144,10 @@ struct MomentRelaxHistory {
 /// bound stay there). L-BFGS first; after a failed line search it restarts with fresh memory,
 /// and if that fails too, projected Newton with the finite-difference moment Hessian takes
 /// over. All-zero moments are a stationary point of the symmetrized energy: starting there
-/// stays non-magnetic. `history`, when given, carries the L-BFGS memory from one call to the
-/// next (MD: the moment Hessian changes slowly). Throws InputError if `s` has no
-/// moments or the options are bad.
+/// stays non-magnetic. `trajectory`, when given, starts from its prediction instead of
+/// s.magmoms, carries the L-BFGS memory from one call to the next (MD: the moment Hessian changes
+/// slowly) and records the result. Throws InputError if `s` has no moments or the options are bad.
 MomentRelaxReport relax_moments(const Ensemble& model, Structure& s, const MomentRelaxOptions& options,
-                                MomentRelaxHistory* history = nullptr);
+                                MomentTrajectory* trajectory = nullptr);
 
 }  // namespace mmtp
