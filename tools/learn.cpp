@@ -229,13 +229,13 @@ mmtp::learn::Labeller labeller(const Config& c, const std::vector<std::string>& 
       const std::string run = fmt::format("{}-{:03d}", prefix, k);
       abo.push_back((runs / run / (run + ".abo")).string());
     }
-    auto finished = [&] {  // ABINIT's "Calculation completed." ends a finished output
+    auto finished = [&] {  // the outputs whose run ended
       std::vector<std::string> done;
       for (const auto& f : abo) {
         std::ifstream in(f);
         std::stringstream text;
         text << in.rdbuf();
-        if (text.str().find("Calculation completed.") != std::string::npos) done.push_back(f);
+        if (mmtp::io::abinit_status(text.str()).completed) done.push_back(f);
       }
       return done;
     };

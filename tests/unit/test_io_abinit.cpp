@@ -111,3 +111,18 @@ TEST(AbinitReader, MalformedOutputGivesFileLineErrors) {
 
 }  // namespace
 }  // namespace mmtp
+
+namespace mmtp {
+namespace {
+
+TEST(AbinitFile, StatusFromTheTwoMarkers) {
+  EXPECT_FALSE(io::abinit_status(" ETOT  1  -126.5\n").completed);
+  const auto done = io::abinit_status("...\n Calculation completed.\n");
+  EXPECT_TRUE(done.completed && done.converged);
+  const auto stopped = io::abinit_status(" scprqt:  WARNING -\n  nstep=   80 was not enough SCF cycles to converge;\n Calculation completed.\n");
+  EXPECT_TRUE(stopped.completed);
+  EXPECT_FALSE(stopped.converged);
+}
+
+}  // namespace
+}  // namespace mmtp

@@ -10,6 +10,8 @@ and reports the minimum: a0 [Angstrom], B0 [GPa], E0 [eV/atom] and the sphere mo
 each atom linearly interpolated at a0. Prints a TSV table and the summary.
 """
 import glob
+import importlib.machinery
+import importlib.util
 import os
 import sys
 
@@ -17,9 +19,21 @@ import numpy as np
 from ase.units import GPa, Bohr, Hartree  # CODATA 2014, the constants ABINIT 9 uses
 
 
+def abinit_cdft():
+    """tools/abinit-cdft as a module: its abo_status is where ABINIT's output markers are known."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "abinit-cdft")
+    loader = importlib.machinery.SourceFileLoader("abinit_cdft", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("abinit_cdft", loader))
+    loader.exec_module(module)
+    return module
+
+
+CDFT = abinit_cdft()
+
+
 def read(abo):
     text = open(abo, errors="replace").read()
-    if "Calculation completed." not in text:
+    if not CDFT.abo_status(text)[0]:
         return None
     lines = text.splitlines()
     etotal = a = acell = None

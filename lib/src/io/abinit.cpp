@@ -15,6 +15,18 @@
 #include "mmtp/units.hpp"
 
 namespace mmtp::io {
+
+bool abinit_scf_unconverged(std::string_view line) {
+  return line.find("was not enough SCF cycles to converge") != std::string_view::npos;
+}
+
+AbinitStatus abinit_status(std::string_view text) {
+  AbinitStatus st;
+  st.completed = text.find("Calculation completed.") != std::string_view::npos;
+  st.converged = st.completed && !abinit_scf_unconverged(text);
+  return st;
+}
+
 namespace {
 
 constexpr const char* elements[] = {
@@ -166,7 +178,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
     const auto sec = sections.count(ds) ? sections[ds] : Section{0, static_cast<long>(lines.size())};
     bool converged = true;
     for (long n = sec.first; n < sec.last && n < static_cast<long>(lines.size()); ++n)
-      if (lines[n].find("was not enough SCF cycles to converge") != std::string::npos) converged = false;
+      if (abinit_scf_unconverged(lines[n])) converged = false;
     if (!converged) {
       skip(ds, "SCF did not converge (nstep was not enough)");
       continue;

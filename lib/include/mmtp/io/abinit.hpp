@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mmtp/structure.hpp"
@@ -12,6 +13,17 @@ struct AbinitOptions {
   /// Turn every skip (unconverged SCF, missing block, unsupported constraint) into a ParseError.
   bool strict = false;
 };
+
+/// ABINIT's two markers in the text of an output (the one place they are known in C++; the
+/// Python tools have tools/abinit-cdft's abo_status): `completed` when the run ended ("Calculation
+/// completed."), `converged` when it did and no SCF stopped at nstep ("was not enough SCF cycles
+/// to converge").
+struct AbinitStatus {
+  bool completed = false, converged = false;
+};
+AbinitStatus abinit_status(std::string_view text);
+/// True when `line` is ABINIT's warning that an SCF stopped at nstep.
+bool abinit_scf_unconverged(std::string_view line);
 
 /// What reading an ABINIT output gave: one sample per usable dataset, and the warnings for the
 /// datasets that were skipped or look suspicious (each names the file and dataset).
