@@ -195,6 +195,171 @@ std::vector<Index> moments_pushed_out(const Ensemble& model, const Structure& s,
   return out;
 }
 
+namespace {
+
+/// Whether a relaxation has left the trained region (RelaxOptions::stop_on_extrapolation): a
+/// run that starts outside may walk into it; once inside, the first point outside stops it.
+/// Until it is inside, the first point further outside than the start stops it: more short
+/// pairs or moments out of range, or a larger committee std.
+class RegionWatch {
+ public:
+  explicit RegionWatch(const TrainedRegion& region) : region_(region) {}
+  /// Looks at the point of evaluation `evaluation` (1 = the start); returns why it is outside
+  /// the region ("" inside). stop() then says whether the run must end.
+  std::string observe(const EnsembleResult& r, Index natoms, int evaluation) {
+    const auto& x = r.mean.extrapolation;
+    const double per_atom = r.energy_std / static_cast<double>(std::max<Index>(1, natoms));
+    if (evaluation == 1) start_ = {x.short_pairs, x.moments_out_of_range, per_atom};
+    std::string outside = extrapolation_cause(r, natoms, region_);
+    if (entered_) {
+      left_ = !outside.empty();
+    } else if (std::string worse = worse_than_start(x, per_atom); !worse.empty()) {
+      left_ = true;
+      outside = std::move(worse);
+    }
+    entered_ = entered_ || outside.empty();
+    return outside;
+  }
+  bool stop() const { return left_; }
+  bool entered() const { return entered_; }
+
+ private:
+  std::string worse_than_start(const Extrapolation& x, double per_atom) const {
+    if (x.short_pairs > start_.short_pairs)
+      return fmt::format("{} pair distances below min_dist (shortest {:.3f} Å; {} at the start)", x.short_pairs, x.min_distance,
+                         start_.short_pairs);
+    if (x.moments_out_of_range > start_.moments_out_of_range)
+      return fmt::format("{} moments outside their species' trained range ({} at the start)", x.moments_out_of_range,
+                         start_.moments_out_of_range);
+    if (region_.max_std > 0 && per_atom > std::max(region_.max_std, start_.std_per_atom))
+      return fmt::format("committee std {:.4f} eV/atom above the start's {:.4f} and max_std {:.4f}", per_atom,
+                         start_.std_per_atom, region_.max_std);
+    return {};
+  }
+  struct Start {
+    int short_pairs = 0, moments_out_of_range = 0;
+    double std_per_atom = 0;
+  };
+  const TrainedRegion& region_;
+  Start start_;
+  bool entered_ = false, left_ = false;
+};
+
+/// One joint relaxation: the optimiser's problem (evaluate, converged, step caps, stop) over
+/// the coordinates of `coords`, the last evaluated point and the report.
+class JointRelaxation {
+ public:
+  JointRelaxation(const Ensemble& model, const Structure& start, const RelaxOptions& o, const RelaxObserver& observe)
+      : model_(model), o_(o), observe_(observe), coords_(start, o), watch_(o.region) {
+    p_.lb = VectorXd::Constant(coords_.size(), -std::numeric_limits<double>::infinity());
+    p_.ub = -p_.lb;
+    if (!coords_.free_moments().empty()) {
+      VectorXd lo, hi;
+      moment_box(model, start, o.mode, o.bound_moments, coords_.free_moments(), o.moment_scale, lo, hi);
+      p_.lb.tail(lo.size()) = lo;
+      p_.ub.tail(hi.size()) = hi;
+    }
+    p_.evaluate = [this](const VectorXd& x, double& h, VectorXd& g) { return evaluate(x, h, g); };
+    p_.converged = [this](const VectorXd&, const VectorXd&) {
+      return last_.fmax <= o_.fmax && last_.mmax <= o_.mmax && last_.smax <= o_.smax;
+    };
+    p_.step_limit = [this](const VectorXd& x, const VectorXd& d) { return coords_.step_limit(x, d); };
+    p_.stop = [this] { return watch_.stop(); };
+    p_.accepted = [this] { keep(); };
+  }
+
+  RelaxReport run() {
+    VectorXd x = coords_.initial().cwiseMax(p_.lb).cwiseMin(p_.ub), g;
+    double h = 0.0;
+    evaluate(x, h, g);
+    keep();
+    Lbfgs solver;
+    solver.diagonal_scaling = true;
+    switch (solver.minimize(p_, x, h, g, o_.max_steps)) {
+      case Outcome::converged: report_.status = RelaxStatus::converged; break;
+      case Outcome::max_steps: report_.status = RelaxStatus::max_steps; break;
+      case Outcome::line_search_failed: report_.status = RelaxStatus::line_search_failed; break;
+      case Outcome::stopped:
+        report_.status = RelaxStatus::extrapolation;
+        report_.extrapolation =
+            watch_.entered() ? fmt::format("evaluation {} left the trained region: {}", report_.evaluations, last_.outside)
+                             : fmt::format("evaluation {} went further outside the trained region than its start: {}",
+                                           report_.evaluations, last_.outside);
+        break;
+    }
+    if (report_.status != RelaxStatus::extrapolation && !kept_outside_.empty()) {
+      report_.status = RelaxStatus::extrapolation;
+      report_.extrapolation = "the run started outside the trained region and ended there: " + kept_outside_;
+    }
+    report_.restarts = solver.restarts;
+    if (o_.bound_moments)
+      report_.moments_pushed_out = moments_pushed_out(model_, report_.structure, report_.result.mean.dE_dm, o_.mode,
+                                                      coords_.free_moments(), o_.mmax);
+    return std::move(report_);
+  }
+
+ private:
+  /// H = E + pV and its gradient at x; false for a point that cannot be evaluated (a failed
+  /// trial step, never the start).
+  bool evaluate(const VectorXd& x, double& h, VectorXd& g) {
+    Structure s = coords_.decode(x);
+    EnsembleResult r;
+    try {
+      r = model_.evaluate(s, o_.mode);
+    } catch (const std::exception&) {
+      if (report_.evaluations == 0) throw;  // the starting point itself cannot be evaluated
+      return false;                         // e.g. coincident atoms or a singular cell
+    }
+    ++report_.evaluations;
+    const Result& m = r.mean;
+    const double v = volume(s);
+    const Index m0 = coords_.moment_offset(), nm = coords_.size() - m0;
+    h = m.energy + (o_.cell == CellMode::none ? 0.0 : o_.pressure * v);
+    g = coords_.gradient(x, s, m);
+    last_.fmax = 0;
+    for (Index i : coords_.free_atoms()) last_.fmax = std::max(last_.fmax, m.forces.col(i).norm());
+    last_.mmax = projected_max(x.tail(nm), g.tail(nm), p_.lb.tail(nm), p_.ub.tail(nm)) * o_.moment_scale;
+    last_.smax = 0;
+    if (o_.cell == CellMode::full) last_.smax = (m.virial / v - o_.pressure * Eigen::Matrix3d::Identity()).cwiseAbs().maxCoeff();
+    if (o_.cell == CellMode::hydrostatic) last_.smax = std::abs(m.virial.trace() / (3 * v) - o_.pressure);
+    last_.h = h;
+    if (observe_) observe_(RelaxStep{report_.evaluations, h, last_.fmax, last_.mmax, last_.smax, &s, &r});
+    last_.outside = o_.stop_on_extrapolation ? watch_.observe(r, s.size(), report_.evaluations) : std::string();
+    last_.s = std::move(s);
+    last_.r = std::move(r);
+    return true;
+  }
+
+  /// The last evaluated point became the current one: it is what the report returns so far.
+  void keep() {
+    report_.enthalpy = last_.h;
+    report_.fmax = last_.fmax;
+    report_.mmax = last_.mmax;
+    report_.smax = last_.smax;
+    report_.structure = last_.s;
+    report_.result = last_.r;
+    kept_outside_ = last_.outside;
+  }
+
+  struct Evaluated {
+    Structure s;
+    EnsembleResult r;
+    double h = 0, fmax = 0, mmax = 0, smax = 0;
+    std::string outside;  // why the point is outside the trained region; empty inside
+  };
+  const Ensemble& model_;
+  const RelaxOptions& o_;
+  const RelaxObserver& observe_;
+  const Coordinates coords_;
+  RegionWatch watch_;
+  Problem p_;
+  Evaluated last_;
+  std::string kept_outside_;
+  RelaxReport report_;
+};
+
+}  // namespace
+
 RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOptions& o, const RelaxObserver& observe) {
   start.validate();
   o.validate(start.size());
@@ -202,133 +367,7 @@ RelaxReport relax(const Ensemble& model, const Structure& start, const RelaxOpti
   if (o.cell != CellMode::none && !(start.pbc[0] && start.pbc[1] && start.pbc[2]))
     throw InputError("the cell can move only for a structure periodic in all three directions");
   if (o.relax_moments && !start.has_magmoms()) throw InputError("relaxing moments needs initial moments");
-  const Coordinates coords(start, o);
-  const Index m0 = coords.moment_offset();
-
-  Problem p;
-  p.lb = VectorXd::Constant(coords.size(), -std::numeric_limits<double>::infinity());
-  p.ub = -p.lb;
-  if (!coords.free_moments().empty()) {
-    VectorXd lo, hi;
-    moment_box(model, start, o.mode, o.bound_moments, coords.free_moments(), o.moment_scale, lo, hi);
-    p.lb.tail(lo.size()) = lo;
-    p.ub.tail(hi.size()) = hi;
-  }
-
-  RelaxReport report;
-  struct Evaluated {
-    Structure s;
-    EnsembleResult r;
-    double h = 0, fmax = 0, mmax = 0, smax = 0;
-    std::string outside;  // why the point is outside the trained region; empty inside
-  } last;
-  // A run that starts outside the trained region may walk into it; once inside, the first
-  // point outside stops it. Until it is inside, the first point further outside than the start
-  // stops it: more short pairs or moments out of range, or a larger committee std.
-  bool entered = false, left = false;
-  struct {
-    int short_pairs = 0, moments_out_of_range = 0;
-    double std_per_atom = 0;
-  } start_state;
-  auto worse_than_start = [&](const EnsembleResult& r, Index n) {
-    const auto& x = r.mean.extrapolation;
-    const double per_atom = r.energy_std / static_cast<double>(std::max<Index>(1, n));
-    if (x.short_pairs > start_state.short_pairs)
-      return fmt::format("{} pair distances below min_dist (shortest {:.3f} Å; {} at the start)", x.short_pairs, x.min_distance,
-                         start_state.short_pairs);
-    if (x.moments_out_of_range > start_state.moments_out_of_range)
-      return fmt::format("{} moments outside their species' trained range ({} at the start)", x.moments_out_of_range,
-                         start_state.moments_out_of_range);
-    if (o.region.max_std > 0 && per_atom > std::max(o.region.max_std, start_state.std_per_atom))
-      return fmt::format("committee std {:.4f} eV/atom above the start's {:.4f} and max_std {:.4f}", per_atom,
-                         start_state.std_per_atom, o.region.max_std);
-    return std::string();
-  };
-  p.evaluate = [&](const VectorXd& x, double& h, VectorXd& g) {
-    Structure s = coords.decode(x);
-    EnsembleResult r;
-    try {
-      r = model.evaluate(s, o.mode);
-    } catch (const std::exception&) {
-      if (report.evaluations == 0) throw;  // the starting point itself cannot be evaluated
-      return false;                        // e.g. coincident atoms or a singular cell: a failed trial
-    }
-    ++report.evaluations;
-    const Result& m = r.mean;
-    const double v = volume(s);
-    h = m.energy + (o.cell == CellMode::none ? 0.0 : o.pressure * v);
-    g = coords.gradient(x, s, m);
-    last.fmax = 0;
-    for (Index i : coords.free_atoms()) last.fmax = std::max(last.fmax, m.forces.col(i).norm());
-    last.mmax = projected_max(x.tail(coords.size() - m0), g.tail(coords.size() - m0), p.lb.tail(coords.size() - m0),
-                              p.ub.tail(coords.size() - m0)) * o.moment_scale;
-    last.smax = 0;
-    if (o.cell == CellMode::full) last.smax = (m.virial / v - o.pressure * Eigen::Matrix3d::Identity()).cwiseAbs().maxCoeff();
-    if (o.cell == CellMode::hydrostatic) last.smax = std::abs(m.virial.trace() / (3 * v) - o.pressure);
-    last.h = h;
-    if (observe) observe(RelaxStep{report.evaluations, h, last.fmax, last.mmax, last.smax, &s, &r});
-    last.outside = o.stop_on_extrapolation ? extrapolation_cause(r, s.size(), o.region) : std::string();
-    if (report.evaluations == 1) {
-      start_state.short_pairs = r.mean.extrapolation.short_pairs;
-      start_state.moments_out_of_range = r.mean.extrapolation.moments_out_of_range;
-      start_state.std_per_atom = r.energy_std / static_cast<double>(s.size());
-    }
-    if (o.stop_on_extrapolation) {
-      if (entered) {
-        left = !last.outside.empty();
-      } else if (const std::string worse = worse_than_start(r, s.size()); !worse.empty()) {
-        left = true;
-        last.outside = worse;
-      }
-    }
-    entered = entered || last.outside.empty();
-    last.s = std::move(s);
-    last.r = std::move(r);
-    return true;
-  };
-  p.converged = [&](const VectorXd&, const VectorXd&) {
-    return last.fmax <= o.fmax && last.mmax <= o.mmax && last.smax <= o.smax;
-  };
-  p.step_limit = [&](const VectorXd& x, const VectorXd& d) { return coords.step_limit(x, d); };
-  p.stop = [&] { return left; };
-  std::string kept_outside;
-  auto keep = [&] {
-    report.enthalpy = last.h;
-    report.fmax = last.fmax;
-    report.mmax = last.mmax;
-    report.smax = last.smax;
-    report.structure = last.s;
-    report.result = last.r;
-    kept_outside = last.outside;
-  };
-  p.accepted = keep;
-
-  VectorXd x = coords.initial().cwiseMax(p.lb).cwiseMin(p.ub), g;
-  double h = 0.0;
-  p.evaluate(x, h, g);
-  keep();
-  Lbfgs solver;
-  solver.diagonal_scaling = true;
-  switch (solver.minimize(p, x, h, g, o.max_steps)) {
-    case Outcome::converged: report.status = RelaxStatus::converged; break;
-    case Outcome::max_steps: report.status = RelaxStatus::max_steps; break;
-    case Outcome::line_search_failed: report.status = RelaxStatus::line_search_failed; break;
-    case Outcome::stopped:
-      report.status = RelaxStatus::extrapolation;
-      report.extrapolation = entered ? fmt::format("evaluation {} left the trained region: {}", report.evaluations, last.outside)
-                                     : fmt::format("evaluation {} went further outside the trained region than its start: {}",
-                                                   report.evaluations, last.outside);
-      break;
-  }
-  if (report.status != RelaxStatus::extrapolation && !kept_outside.empty()) {
-    report.status = RelaxStatus::extrapolation;
-    report.extrapolation = "the run started outside the trained region and ended there: " + kept_outside;
-  }
-  report.restarts = solver.restarts;
-  if (o.bound_moments)
-    report.moments_pushed_out = moments_pushed_out(model, report.structure, report.result.mean.dE_dm, o.mode,
-                                                   coords.free_moments(), o.mmax);
-  return report;
+  return JointRelaxation(model, start, o, observe).run();
 }
 
 void MomentRelaxOptions::validate() const {
