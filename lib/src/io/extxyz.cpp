@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 
 #include <Eigen/LU>
 #include <algorithm>
@@ -86,169 +87,195 @@ std::string quoted_numbers(const double* x, int n) {
 
 }  // namespace
 
+namespace {
+
+/// One entry of the Properties table: name, type (S, R, I, L) and count.
+struct Property {
+  std::string name;
+  char type;
+  int count;
+};
+
+/// The Properties value "name:type:count:…" (each count in 1..1000).
+std::vector<Property> properties(const std::string& value, const std::string& path, long ln) {
+  std::vector<std::string> f;
+  for (std::size_t pos = 0; pos <= value.size();) {
+    const auto c = value.find(':', pos);
+    f.push_back(value.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  if (f.size() % 3) throw ParseError(path, ln, "Properties must be name:type:count triples");
+  std::vector<Property> out;
+  for (std::size_t q = 0; q < f.size(); q += 3) {
+    const long cnt = parse_int(f[q + 2], path, ln, "Properties count");
+    if (f[q + 1].size() != 1 || std::string("SRIL").find(f[q + 1][0]) == std::string::npos || cnt < 1 || cnt > 1000)
+      throw ParseError(path, ln, fmt::format("bad property {}:{}:{}", f[q], f[q + 1], f[q + 2]));
+    out.push_back({f[q], f[q + 1][0], static_cast<int>(cnt)});
+  }
+  return out;
+}
+
+bool logical(std::string_view word, bool& value) {
+  const std::string t = lower(std::string(word));
+  if (t == "t" || t == "true" || t == "1") return value = true, true;
+  if (t == "f" || t == "false" || t == "0") return value = false, true;
+  return false;
+}
+
+/// The comment line of a frame: cell, periodicity, energy, virial (from stress, once the cell
+/// is known) and the other keys as features, into `smp`; returns its Properties table.
+std::vector<Property> read_info(std::string_view line, const std::string& path, long ln, Sample& smp) {
+  Structure& s = smp.structure;
+  s.pbc = {false, false, false};
+  bool have_lattice = false, have_pbc = false;
+  std::optional<std::vector<double>> stress;
+  std::vector<Property> props = {{"species", 'S', 1}, {"pos", 'R', 3}};
+  for (auto& [key, value] : parse_info(line, path, ln)) {
+    const std::string k = lower(key);
+    if (k == "lattice") {
+      const auto v = numbers(value, path, ln, "Lattice");
+      if (v.size() != 9) throw ParseError(path, ln, fmt::format("Lattice needs 9 numbers, found {}", v.size()));
+      for (int c = 0; c < 3; ++c)
+        for (int d = 0; d < 3; ++d) s.cell(d, c) = v[3 * c + d];
+      have_lattice = true;
+    } else if (k == "pbc") {
+      const auto w = split_ws(value);
+      if (w.size() != 3) throw ParseError(path, ln, "pbc needs 3 values");
+      for (int d = 0; d < 3; ++d) {
+        bool periodic = false;
+        if (!logical(w[d], periodic)) throw ParseError(path, ln, fmt::format("pbc value '{}' is not T or F", w[d]));
+        s.pbc[d] = periodic;
+      }
+      have_pbc = true;
+    } else if (k == "properties") {
+      props = properties(value, path, ln);
+    } else if (k == "energy") {
+      smp.energy = parse_double(value, path, ln, "energy");
+    } else if (k == "stress") {
+      stress = numbers(value, path, ln, "stress");
+    } else if (k == "virial") {
+      const auto v = numbers(value, path, ln, "virial");
+      if (v.size() != 9) throw ParseError(path, ln, "virial needs 9 numbers");
+      smp.virial = Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(v.data());
+    } else {
+      smp.features.emplace_back(key, value);
+    }
+  }
+  if (have_lattice && !have_pbc) s.pbc = {true, true, true};
+  if (!have_lattice && (s.pbc[0] || s.pbc[1] || s.pbc[2])) throw ParseError(path, ln, "pbc is true but there is no Lattice");
+  if (stress) {
+    Eigen::Matrix3d st;
+    if (stress->size() == 9) st = Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(stress->data());
+    else if (stress->size() == 6) {
+      const auto& v = *stress;
+      st << v[0], v[5], v[4], v[5], v[1], v[3], v[4], v[3], v[2];
+    } else throw ParseError(path, ln, "stress needs 9 or 6 numbers");
+    if (!have_lattice) throw ParseError(path, ln, "stress without a Lattice");
+    smp.virial = -st * std::abs(s.cell.determinant());
+  }
+  return props;
+}
+
+/// Where the columns mmtp knows are in a row, and which properties become Sample::arrays.
+struct Columns {
+  int width = 0, species = -1, pos = -1, magmom = -1, force = -1, dE_dm = -1;
+  std::vector<int> array_of;  ///< per property: its index in Sample::arrays, or −1 (a known or string column)
+};
+
+/// The column layout of `props`; allocates the per-atom fields of `smp` for `natoms` atoms. A
+/// column mmtp knows by name must have its type and count: any other array is kept and written
+/// back as R, which would then read as the known column.
+Columns layout(const std::vector<Property>& props, Index natoms, const std::string& path, long ln, Sample& smp) {
+  Columns c;
+  int initial_magmoms = -1, magmoms = -1;
+  for (const auto& p : props) {
+    const std::string nm = lower(p.name);
+    auto known = [&](char type, int count, int& col) {
+      if (p.type != type || p.count != count)
+        throw ParseError(path, ln, fmt::format("Properties: '{}' must be {}:{}, found {}:{}{}", p.name, type, count, p.type, p.count,
+                                               nm.find("magmoms") != std::string::npos ? " (mmtp's moments are collinear)" : ""));
+      if (col >= 0) throw ParseError(path, ln, fmt::format("Properties lists '{}' twice", p.name));
+      col = c.width;
+      c.array_of.push_back(-1);
+    };
+    if (nm == "species") known('S', 1, c.species);
+    else if (nm == "pos") known('R', 3, c.pos);
+    else if (nm == "initial_magmoms") known('R', 1, initial_magmoms);
+    else if (nm == "magmoms") known('R', 1, magmoms);
+    else if (nm == "forces" || nm == "force") known('R', 3, c.force);
+    else if (nm == "de_dm") known('R', 1, c.dE_dm);
+    else if (p.type != 'S') {
+      c.array_of.push_back(static_cast<int>(smp.arrays.size()));
+      smp.arrays.emplace_back(p.name, Eigen::MatrixXd(p.count, natoms));
+    } else {
+      c.array_of.push_back(-1);
+    }
+    c.width += p.count;
+  }
+  if (c.species < 0 || c.pos < 0) throw ParseError(path, ln, "Properties needs species:S:1 and pos:R:3");
+  c.magmom = initial_magmoms >= 0 ? initial_magmoms : magmoms;
+  Structure& s = smp.structure;
+  s.positions.resize(3, natoms);
+  s.species.resize(static_cast<std::size_t>(natoms));
+  if (c.magmom >= 0) s.magmoms.resize(natoms);
+  if (c.force >= 0) smp.forces = Eigen::Matrix3Xd(3, natoms);
+  if (c.dE_dm >= 0) smp.dE_dm = Eigen::VectorXd(natoms);
+  return c;
+}
+
+/// Atom `a` from its row.
+void read_atom(std::string_view row, const std::vector<Property>& props, const Columns& c,
+               const std::vector<std::string>& species_names, Index a, const std::string& path, long ln, Sample& smp) {
+  Structure& s = smp.structure;
+  const auto f = split_ws(row);
+  if (static_cast<int>(f.size()) != c.width) throw ParseError(path, ln, fmt::format("expected {} columns, found {}", c.width, f.size()));
+  const std::string sym(f[c.species]);
+  const auto it = std::find(species_names.begin(), species_names.end(), sym);
+  if (it == species_names.end()) {
+    if (species_names.empty()) throw ParseError(path, ln, fmt::format("element '{}': no species names known (give --species)", sym));
+    throw ParseError(path, ln, fmt::format("element '{}' is not in the species list {}", sym, fmt::join(species_names, ",")));
+  }
+  s.species[a] = static_cast<int>(it - species_names.begin());
+  auto num = [&](int col, const char* what) { return parse_double(f[col], path, ln, what); };
+  for (int d = 0; d < 3; ++d) s.positions(d, a) = num(c.pos + d, "pos");
+  if (c.magmom >= 0) s.magmoms[a] = num(c.magmom, "magnetic moment");
+  if (c.force >= 0)
+    for (int d = 0; d < 3; ++d) (*smp.forces)(d, a) = num(c.force + d, "forces");
+  if (c.dE_dm >= 0) (*smp.dE_dm)[a] = num(c.dE_dm, "dE_dm");
+  int col = 0;
+  for (std::size_t k = 0; k < props.size(); col += props[k].count, ++k) {
+    if (c.array_of[k] < 0) continue;
+    for (int q = 0; q < props[k].count; ++q) {
+      double v = 0.0;
+      bool flag = false;
+      if (props[k].type != 'L') v = num(col + q, props[k].name.c_str());
+      else if (logical(f[col + q], flag)) v = flag ? 1.0 : 0.0;
+      else throw ParseError(path, ln, fmt::format("{}: '{}' is not T or F", props[k].name, f[col + q]));
+      smp.arrays[static_cast<std::size_t>(c.array_of[k])].second(q, a) = v;
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<Sample> read_extxyz(const std::string& path, const std::vector<std::string>& species_names) {
   const auto lines = read_lines(path);
   std::vector<Sample> out;
-  std::size_t n = 0;
-  while (n < lines.size()) {
+  for (std::size_t n = 0; n < lines.size();) {
     if (trim(lines[n]).empty()) {
       ++n;
       continue;
     }
-    const long head = static_cast<long>(n) + 1;
+    const long head = static_cast<long>(n) + 1, info_ln = head + 1;
     const long natoms = parse_int(lines[n], path, head, "atom count");
-    if (natoms < 0 || static_cast<std::size_t>(natoms) + 1 > lines.size() - n - 1 + 1 ||
-        n + 1 + static_cast<std::size_t>(natoms) >= lines.size())
+    if (natoms < 0 || n + 1 + static_cast<std::size_t>(natoms) >= lines.size())
       throw ParseError(path, head, fmt::format("{} atoms announced but only {} lines follow", natoms, lines.size() - n - 1));
-    const long info_ln = head + 1;
     Sample smp;
-    Structure& s = smp.structure;
-    s.pbc = {false, false, false};
-    bool have_lattice = false, have_pbc = false;
-    std::optional<std::vector<double>> stress;
-    // Properties: name, type, count
-    std::vector<std::tuple<std::string, char, int>> props = {{"species", 'S', 1}, {"pos", 'R', 3}};
-    for (auto& [key, value] : parse_info(lines[n + 1], path, info_ln)) {
-      const std::string k = lower(key);
-      if (k == "lattice") {
-        const auto v = numbers(value, path, info_ln, "Lattice");
-        if (v.size() != 9) throw ParseError(path, info_ln, fmt::format("Lattice needs 9 numbers, found {}", v.size()));
-        for (int c = 0; c < 3; ++c)
-          for (int d = 0; d < 3; ++d) s.cell(d, c) = v[3 * c + d];
-        have_lattice = true;
-      } else if (k == "pbc") {
-        const auto w = split_ws(value);
-        if (w.size() != 3) throw ParseError(path, info_ln, "pbc needs 3 values");
-        for (int d = 0; d < 3; ++d) {
-          const std::string t = lower(std::string(w[d]));
-          if (t == "t" || t == "true" || t == "1") s.pbc[d] = true;
-          else if (t == "f" || t == "false" || t == "0") s.pbc[d] = false;
-          else throw ParseError(path, info_ln, fmt::format("pbc value '{}' is not T or F", w[d]));
-        }
-        have_pbc = true;
-      } else if (k == "properties") {
-        props.clear();
-        std::vector<std::string> f;
-        std::size_t pos = 0;
-        while (pos <= value.size()) {
-          const auto c = value.find(':', pos);
-          f.push_back(value.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-          if (c == std::string::npos) break;
-          pos = c + 1;
-        }
-        if (f.size() % 3) throw ParseError(path, info_ln, "Properties must be name:type:count triples");
-        for (std::size_t q = 0; q < f.size(); q += 3) {
-          const long cnt = parse_int(f[q + 2], path, info_ln, "Properties count");
-          if (f[q + 1].size() != 1 || std::string("SRIL").find(f[q + 1][0]) == std::string::npos || cnt < 1 || cnt > 1000)
-            throw ParseError(path, info_ln, fmt::format("bad property {}:{}:{}", f[q], f[q + 1], f[q + 2]));
-          props.emplace_back(f[q], f[q + 1][0], static_cast<int>(cnt));
-        }
-      } else if (k == "energy") {
-        smp.energy = parse_double(value, path, info_ln, "energy");
-      } else if (k == "stress") {
-        stress = numbers(value, path, info_ln, "stress");
-      } else if (k == "virial") {
-        const auto v = numbers(value, path, info_ln, "virial");
-        if (v.size() != 9) throw ParseError(path, info_ln, "virial needs 9 numbers");
-        smp.virial = Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(v.data());
-      } else {
-        smp.features.emplace_back(key, value);
-      }
-    }
-    if (have_lattice && !have_pbc) s.pbc = {true, true, true};
-    if (!have_lattice && (s.pbc[0] || s.pbc[1] || s.pbc[2])) throw ParseError(path, info_ln, "pbc is true but there is no Lattice");
-
-    int width = 0, species_col = -1, pos_col = -1, mag_col = -1, init_mag_col = -1, force_col = -1, der_col = -1;
-    std::vector<int> extra_of;  // per property: its index in smp.arrays, or -1 (a known or string column)
-    for (const auto& prop : props) {
-      // (not a structured binding: a lambda may not capture one in C++17)
-      const std::string& label = std::get<0>(prop);
-      const std::string nm = lower(label);
-      const char type = std::get<1>(prop);
-      const int cnt = std::get<2>(prop);
-      auto known = [&](int& col) {
-        if (col >= 0) throw ParseError(path, info_ln, fmt::format("Properties lists '{}' twice", label));
-        col = width;
-        extra_of.push_back(-1);
-      };
-      // A column mmtp knows by name must have its type and count: any other array is kept and
-      // written back as R, which would then read as the known column.
-      const auto expect = [&](char t, int c) {
-        if (type != t || cnt != c)
-          throw ParseError(path, info_ln, fmt::format("Properties: '{}' must be {}:{}, found {}:{}{}", label, t, c, type, cnt,
-                                                      nm.find("magmoms") != std::string::npos ? " (mmtp's moments are collinear)" : ""));
-      };
-      if (nm == "species") expect('S', 1), known(species_col);
-      else if (nm == "pos") expect('R', 3), known(pos_col);
-      else if (nm == "initial_magmoms") expect('R', 1), known(init_mag_col);
-      else if (nm == "magmoms") expect('R', 1), known(mag_col);
-      else if (nm == "forces" || nm == "force") expect('R', 3), known(force_col);
-      else if (nm == "de_dm") expect('R', 1), known(der_col);
-      else if (type != 'S') {
-        extra_of.push_back(static_cast<int>(smp.arrays.size()));
-        smp.arrays.emplace_back(label, Eigen::MatrixXd(cnt, natoms));
-      } else {
-        extra_of.push_back(-1);
-      }
-      width += cnt;
-    }
-    if (species_col < 0 || pos_col < 0) throw ParseError(path, info_ln, "Properties needs species:S:1 and pos:R:3");
-    if (init_mag_col < 0) init_mag_col = mag_col;
-    s.positions.resize(3, natoms);
-    s.species.resize(static_cast<std::size_t>(natoms));
-    if (init_mag_col >= 0) s.magmoms.resize(natoms);
-    if (force_col >= 0) smp.forces = Eigen::Matrix3Xd(3, natoms);
-    if (der_col >= 0) smp.dE_dm = Eigen::VectorXd(natoms);
-    for (long a = 0; a < natoms; ++a) {
-      const long ln = head + 2 + a;
-      const auto f = split_ws(lines[n + 2 + static_cast<std::size_t>(a)]);
-      if (static_cast<int>(f.size()) != width)
-        throw ParseError(path, ln, fmt::format("expected {} columns, found {}", width, f.size()));
-      const std::string sym(f[species_col]);
-      const auto it = std::find(species_names.begin(), species_names.end(), sym);
-      if (it == species_names.end()) {
-        if (species_names.empty()) throw ParseError(path, ln, fmt::format("element '{}': no species names known (give --species)", sym));
-        std::string all;
-        for (const auto& e : species_names) all += (all.empty() ? "" : ",") + e;
-        throw ParseError(path, ln, fmt::format("element '{}' is not in the species list {}", sym, all));
-      }
-      s.species[a] = static_cast<int>(it - species_names.begin());
-      auto num = [&](int c, const char* what) { return parse_double(f[c], path, ln, what); };
-      for (int d = 0; d < 3; ++d) s.positions(d, a) = num(pos_col + d, "pos");
-      if (init_mag_col >= 0) s.magmoms[a] = num(init_mag_col, "magnetic moment");
-      if (force_col >= 0)
-        for (int d = 0; d < 3; ++d) (*smp.forces)(d, a) = num(force_col + d, "forces");
-      if (der_col >= 0) (*smp.dE_dm)[a] = num(der_col, "dE_dm");
-      int col = 0;
-      for (std::size_t k = 0; k < props.size(); ++k) {
-        const auto& [name, type, cnt] = props[k];
-        if (extra_of[k] >= 0) {
-          for (int q = 0; q < cnt; ++q) {
-            double v = 0.0;
-            if (type == 'L') {
-              const std::string t = lower(std::string(f[col + q]));
-              if (t == "t" || t == "true" || t == "1") v = 1.0;
-              else if (!(t == "f" || t == "false" || t == "0"))
-                throw ParseError(path, ln, fmt::format("{}: '{}' is not T or F", name, f[col + q]));
-            } else {
-              v = num(col + q, name.c_str());
-            }
-            smp.arrays[static_cast<std::size_t>(extra_of[k])].second(q, a) = v;
-          }
-        }
-        col += cnt;
-      }
-    }
-    if (stress) {
-      Eigen::Matrix3d st;
-      if (stress->size() == 9) st = Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(stress->data());
-      else if (stress->size() == 6) {
-        const auto& v = *stress;
-        st << v[0], v[5], v[4], v[5], v[1], v[3], v[4], v[3], v[2];
-      } else throw ParseError(path, info_ln, "stress needs 9 or 6 numbers");
-      if (!have_lattice) throw ParseError(path, info_ln, "stress without a Lattice");
-      smp.virial = -st * std::abs(s.cell.determinant());
-    }
+    const auto props = read_info(lines[n + 1], path, info_ln, smp);
+    const Columns columns = layout(props, natoms, path, info_ln, smp);
+    for (long a = 0; a < natoms; ++a)
+      read_atom(lines[n + 2 + static_cast<std::size_t>(a)], props, columns, species_names, a, path, head + 2 + a, smp);
     out.push_back(std::move(smp));
     n += 2 + static_cast<std::size_t>(natoms);
   }
