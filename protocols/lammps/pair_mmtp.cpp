@@ -183,8 +183,14 @@ double PairMMTP::max(double x) const {
 
 void PairMMTP::compute(int eflag, int vflag) {
   ev_init(eflag, vflag);
-  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
-  const int K = static_cast<int>(ensemble_->members().size());
+  Structure s = local_structure();
+  const EnsembleResult r = evaluate(s);
+  const Tally t = tally(r);
+  report(r, t);
+}
+
+Structure PairMMTP::local_structure() {
+  const int nall = atom->nlocal + atom->nghost;
   // This rank's atoms, local then ghosts (periodic images already placed): no cell needed.
   Structure s;
   s.pbc = {false, false, false};
@@ -198,9 +204,12 @@ void PairMMTP::compute(int eflag, int vflag) {
     comm->forward_comm_pair(this);  // moments set or relaxed since the last borders()
     s.magmoms = Eigen::Map<const Eigen::VectorXd>(atom->dvector[magmom_], nall);
   }
+  return s;
+}
 
-  // Each step may fail on one rank only (coincident atoms, say): every rank learns it before the
-  // next collective call, and the failing one names the cause.
+EnsembleResult PairMMTP::evaluate(Structure& s) {
+  // Each stage may fail on one rank only (coincident atoms, say): every rank learns it before
+  // the next collective call, and the failing one names the cause.
   auto agree = [&](int ok, const std::string& what) {
     int all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, world);
@@ -212,7 +221,7 @@ void PairMMTP::compute(int eflag, int vflag) {
   std::string what;
   int ok = 1;
   try {
-    nl = NeighborList::build(s, ensemble_->cutoff(), nlocal);
+    nl = NeighborList::build(s, ensemble_->cutoff(), atom->nlocal);
     if (relax_) geometry = ensemble_->geometry(s, nl);
   } catch (const std::exception& e) {
     ok = 0, what = e.what();
@@ -226,7 +235,12 @@ void PairMMTP::compute(int eflag, int vflag) {
     ok = 0, what = e.what();
   }
   agree(ok, what);
+  return r;
+}
 
+PairMMTP::Tally PairMMTP::tally(const EnsembleResult& r) {
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  const int K = static_cast<int>(ensemble_->members().size());
   // Every member's force and dE/dm on the ghosts back to their owners.
   comm_width_ = 4 * K;
   comm_.assign(static_cast<std::size_t>(nall) * comm_width_, 0.0);
@@ -241,9 +255,11 @@ void PairMMTP::compute(int eflag, int vflag) {
   }
   comm->reverse_comm_pair(this);
 
-  double local_energy = 0.0, fstd_max = 0.0;
-  std::vector<double> member_deviation(static_cast<std::size_t>(K), 0.0);
+  // Per local atom: the committee mean drives the dynamics; the stds go to the properties.
+  Tally t;
+  t.member_deviation.assign(static_cast<std::size_t>(K), 0.0);
   const int dE_dm = property("dE_dm"), estd = property("energy_std"), fstd = property("forces_std");
+  double local_energy = 0.0;
   for (int i = 0; i < nlocal; ++i) {
     const double* c = &comm_[static_cast<std::size_t>(i) * comm_width_];
     double mean[4] = {0, 0, 0, 0}, var[4] = {0, 0, 0, 0}, e_mean = 0.0, e_var = 0.0;
@@ -256,7 +272,7 @@ void PairMMTP::compute(int eflag, int vflag) {
       const double de = r.members[static_cast<std::size_t>(q)].site_energies[i] - e_mean;
       e_var += de * de / K;
       // Each member's deviation from the mean, summed over sites (no cancellation of the totals).
-      member_deviation[static_cast<std::size_t>(q)] += de;
+      t.member_deviation[static_cast<std::size_t>(q)] += de;
     }
     for (int d = 0; d < 3; ++d) atom->f[i][d] += mean[d];
     const double e = r.mean.site_energies[i];
@@ -265,7 +281,7 @@ void PairMMTP::compute(int eflag, int vflag) {
     if (vflag_atom)
       for (int v = 0; v < 6; ++v) vatom[i][v] += r.mean.site_virials(v, i);
     const double sigma_f = std::sqrt(var[0] + var[1] + var[2]);
-    fstd_max = std::max(fstd_max, sigma_f);
+    t.forces_std_max = std::max(t.forces_std_max, sigma_f);
     if (dE_dm >= 0) atom->dvector[dE_dm][i] = mean[3];
     if (estd >= 0) atom->dvector[estd][i] = std::sqrt(e_var);
     if (fstd >= 0) atom->dvector[fstd][i] = sigma_f;
@@ -276,14 +292,17 @@ void PairMMTP::compute(int eflag, int vflag) {
     const double v[6] = {w(0, 0), w(1, 1), w(2, 2), w(0, 1), w(0, 2), w(1, 2)};
     for (int k = 0; k < 6; ++k) virial[k] += v[k];
   }
+  return t;
+}
 
-  // The committee and the trained region, over all ranks.
-  std::vector<double> deviation(member_deviation.size());
-  MPI_Allreduce(member_deviation.data(), deviation.data(), K, MPI_DOUBLE, MPI_SUM, world);
+void PairMMTP::report(const EnsembleResult& r, const Tally& t) {
+  const int K = static_cast<int>(t.member_deviation.size());
+  std::vector<double> deviation(t.member_deviation.size());
+  MPI_Allreduce(t.member_deviation.data(), deviation.data(), K, MPI_DOUBLE, MPI_SUM, world);
   double var_e = 0.0;
   for (double d : deviation) var_e += d * d / K;
   const double natoms = static_cast<double>(atom->natoms), std_e = std::sqrt(var_e);
-  const double fmax_all = max(fstd_max);
+  const double fmax_all = max(t.forces_std_max);
   const double counts_local[2] = {static_cast<double>(r.mean.extrapolation.short_pairs),
                                   static_cast<double>(r.mean.extrapolation.moments_out_of_range)};
   double counts[2] = {0, 0};
@@ -297,8 +316,7 @@ void PairMMTP::compute(int eflag, int vflag) {
       if (counts[1] > 0) why += std::to_string(static_cast<long>(counts[1])) + " moments outside their trained range; ";
       if (max_std_ > 0 && std_e / natoms > max_std_)
         why += "committee std " + std::to_string(std_e / natoms) + " eV/atom above max_std " + std::to_string(max_std_) + "; ";
-      error->warning(FLERR, std::string(where) + "step " + std::to_string(update->ntimestep) +
-                                " left the trained region: " + why +
+      error->warning(FLERR, std::string(where) + "step " + std::to_string(update->ntimestep) + " left the trained region: " + why +
                                 "said once; compute pair mmtp counts the steps outside (c_ID[6])");
     }
     warned_outside_ = true;

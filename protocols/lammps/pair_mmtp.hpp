@@ -40,6 +40,20 @@ class PairMMTP : public LAMMPS_NS::Pair {
   double memory_usage() override;
 
  private:
+  /// What tally() leaves for report(): per member its energy's deviation from the mean over
+  /// this rank's sites [eV], and the largest per-atom |σ_F| of this rank [eV/Å].
+  struct Tally {
+    std::vector<double> member_deviation;
+    double forces_std_max = 0.0;
+  };
+  /// The stages of compute(): this rank's atoms (local, then ghosts) as a structure; the
+  /// committee's evaluation (moments relaxed first with `moments relax`); forces, energies,
+  /// virials and per-atom properties after the ghosts' reverse communication; the committee's
+  /// std and the trained region over all ranks (compute pair mmtp, the warning).
+  Structure local_structure();
+  EnsembleResult evaluate(Structure& s);
+  Tally tally(const EnsembleResult& r);
+  void report(const EnsembleResult& r, const Tally& t);
   void allocate();
   /// Index into atom->dvector of the per-atom property d_NAME, or −1.
   int property(const char* name) const;
