@@ -67,31 +67,37 @@ bool is_abinit_output(const std::string& path) {
   return false;
 }
 
-AbinitResult read_abinit(const std::string& path, std::vector<std::string>& species_names, const AbinitOptions& options) {
-  const auto lines = read_lines(path);
-  if (!is_abinit_output(path)) throw ParseError(path, 1, "not ABINIT output (no '.Version ... of ABINIT' line)");
-  AbinitResult out;
+namespace {
 
-  // Dataset sections and the final outvars block.
+/// The layout of an output: the line range of each dataset and the line of the final outvars echo.
+struct Layout {
   std::map<int, Section> sections;
   long outvars = -1;
+};
+
+Layout find_layout(const std::vector<std::string>& lines, const std::string& path) {
+  Layout out;
   for (long n = 0; n < static_cast<long>(lines.size()); ++n) {
     const std::string& l = lines[n];
     if (l.rfind("== DATASET", 0) == 0) {
       const auto w = split_ws(l);
       if (w.size() < 3) throw ParseError(path, n + 1, "malformed DATASET header");
       const int ds = static_cast<int>(parse_int(w[2], path, n + 1, "dataset number"));
-      if (!sections.empty()) sections.rbegin()->second.last = n;
-      sections[ds] = Section{n, static_cast<long>(lines.size())};
+      if (!out.sections.empty()) out.sections.rbegin()->second.last = n;
+      out.sections[ds] = Section{n, static_cast<long>(lines.size())};
     } else if (l.rfind("== END DATASET", 0) == 0) {
-      if (!sections.empty()) sections.rbegin()->second.last = n;
+      if (!out.sections.empty()) out.sections.rbegin()->second.last = n;
     } else if (l.find("-outvars: echo values of variables after computation") != std::string::npos) {
-      outvars = n;
+      out.outvars = n;
     }
   }
-  if (outvars < 0) throw ParseError(path, 0, "truncated: no 'echo values of variables after computation' section");
+  if (out.outvars < 0) throw ParseError(path, 0, "truncated: no 'echo values of variables after computation' section");
+  return out;
+}
 
-  // key (name + dataset suffix) → numbers; a value continues on lines without a keyword.
+/// The wanted variables of the final outvars echo: key (name + dataset suffix) → numbers; a
+/// value continues on lines without a keyword.
+std::map<std::string, Value> read_outvars(const std::vector<std::string>& lines, long outvars, const std::string& path) {
   std::map<std::string, Value> vars;
   std::string current;
   for (long n = outvars + 1; n < static_cast<long>(lines.size()); ++n) {
@@ -120,62 +126,98 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
       vars[current].numbers.push_back(parse_double(w[q], path, n + 1, current));
     }
   }
+  return vars;
+}
+
+/// The variables of one dataset: suffixed when they differ between datasets, else plain.
+struct DatasetVars {
+  const std::map<std::string, Value>& vars;
+  int ds;
+  bool multi;
+  const std::string& path;
+  const Value* get(const std::string& name) const {
+    if (multi || vars.count(name + std::to_string(ds))) {
+      const auto it = vars.find(name + std::to_string(ds));
+      if (it != vars.end()) return &it->second;
+    }
+    const auto it = vars.find(name);
+    return it == vars.end() ? nullptr : &it->second;
+  }
+  /// Null when absent; ParseError when present with another count.
+  const Value* need(const std::string& name, std::size_t count) const {
+    const Value* v = get(name);
+    if (v && v->numbers.size() != count)
+      throw ParseError(path, v->line, fmt::format("{} has {} numbers, expected {}", name, v->numbers.size(), count));
+    return v;
+  }
+  double scalar(const std::string& name, double fallback) const {
+    const Value* v = get(name);
+    return v && !v->numbers.empty() ? v->numbers[0] : fallback;
+  }
+};
+
+/// The last "atomic spheres" table of a dataset's section: Diff(up-dn) of each atom [μB].
+std::optional<std::vector<double>> sphere_moments(const std::vector<std::string>& lines, const Section& sec, std::size_t natom,
+                                                  const std::string& path) {
+  std::optional<std::vector<double>> sphere;
+  for (long n = sec.first; n < sec.last && n < static_cast<long>(lines.size()); ++n) {
+    if (lines[n].find("Atom    Radius    up_density   dn_density  Total(up+dn)  Diff(up-dn)") == std::string::npos) continue;
+    std::vector<double> m;
+    for (std::size_t a = 0; a < natom; ++a) {
+      const long k = n + 1 + static_cast<long>(a);
+      if (k >= static_cast<long>(lines.size())) throw ParseError(path, k, "truncated sphere-moment table");
+      const auto w = split_ws(lines[k]);
+      if (w.size() < 6) throw ParseError(path, k + 1, "malformed sphere-moment row");
+      m.push_back(parse_double(w[5], path, k + 1, "Diff(up-dn)"));
+    }
+    sphere = m;
+  }
+  return sphere;
+}
+
+}  // namespace
+
+AbinitResult read_abinit(const std::string& path, std::vector<std::string>& species_names, const AbinitOptions& options) {
+  const auto lines = read_lines(path);
+  if (!is_abinit_output(path)) throw ParseError(path, 1, "not ABINIT output (no '.Version ... of ABINIT' line)");
+  AbinitResult out;
+  const Layout layout = find_layout(lines, path);
+  const auto vars = read_outvars(lines, layout.outvars, path);
 
   // Datasets: jdtset when several, else the one section (or 1).
   std::vector<int> datasets;
   if (vars.count("jdtset"))
-    for (double d : vars["jdtset"].numbers) datasets.push_back(integer_value(d, path, vars["jdtset"].line, "jdtset"));
-  else if (!sections.empty())
-    for (const auto& [ds, sec] : sections) datasets.push_back(ds);
+    for (double d : vars.at("jdtset").numbers) datasets.push_back(integer_value(d, path, vars.at("jdtset").line, "jdtset"));
+  else if (!layout.sections.empty())
+    for (const auto& [ds, sec] : layout.sections) datasets.push_back(ds);
   else
     datasets.push_back(1);
-  const bool multi = datasets.size() > 1;
 
   auto skip = [&](int ds, const std::string& why) {
-    const std::string msg = fmt::format("{}: dataset {}: {}", path, ds, why);
     if (options.strict) throw ParseError(path, 0, fmt::format("dataset {}: {}", ds, why));
-    out.warnings.push_back(msg + " (skipped)");
+    out.warnings.push_back(fmt::format("{}: dataset {}: {} (skipped)", path, ds, why));
   };
-
   for (int ds : datasets) {
-    // A variable of this dataset: suffixed when it differs between datasets, else plain.
-    auto get = [&](const std::string& name) -> const Value* {
-      if (multi || vars.count(name + std::to_string(ds))) {
-        const auto it = vars.find(name + std::to_string(ds));
-        if (it != vars.end()) return &it->second;
-      }
-      const auto it = vars.find(name);
-      return it == vars.end() ? nullptr : &it->second;
-    };
-    auto need = [&](const std::string& name, std::size_t count) -> const Value* {
-      const Value* v = get(name);
-      if (v && v->numbers.size() != count)
-        throw ParseError(path, v->line, fmt::format("{} has {} numbers, expected {}", name, v->numbers.size(), count));
-      return v;
-    };
-    auto scalar = [&](const std::string& name, double fallback) {
-      const Value* v = get(name);
-      return v && !v->numbers.empty() ? v->numbers[0] : fallback;
-    };
-    const Value* natom_v = get("natom");
+    const DatasetVars v{vars, ds, datasets.size() > 1, path};
+    const Value* natom_v = v.get("natom");
     if (!natom_v || natom_v->numbers.empty()) throw ParseError(path, 0, "natom missing from the final outvars");
     const double natom_d = natom_v->numbers[0];
     if (!(natom_d >= 1 && natom_d <= 1e6) || natom_d != std::floor(natom_d))
       throw ParseError(path, natom_v->line, fmt::format("natom = {} is out of range", natom_d));
     const auto natom = static_cast<std::size_t>(natom_d);
-    const int ntypat = integer_value(scalar("ntypat", 1), path, get("ntypat") ? get("ntypat")->line : 0, "ntypat");
+    const int ntypat = integer_value(v.scalar("ntypat", 1), path, v.get("ntypat") ? v.get("ntypat")->line : 0, "ntypat");
     if (ntypat < 1 || ntypat > 1000) throw ParseError(path, 0, fmt::format("ntypat = {} is out of range", ntypat));
 
-    if (scalar("nspinor", 1) == 2 || scalar("nspden", 1) == 4) {
+    // What makes a dataset unusable as a collinear mMTP label.
+    if (v.scalar("nspinor", 1) == 2 || v.scalar("nspden", 1) == 4) {
       skip(ds, "non-collinear magnetism (nspinor 2 / nspden 4) is not a collinear mMTP label");
       continue;
     }
-    if (scalar("nsppol", 1) != 2 && scalar("nspden", 1) != 2) {
+    if (v.scalar("nsppol", 1) != 2 && v.scalar("nspden", 1) != 2) {
       skip(ds, "not spin-polarised (nsppol 1, nspden 1): no moments");
       continue;
     }
-    // Convergence: the SCF warning inside this dataset's section.
-    const auto sec = sections.count(ds) ? sections[ds] : Section{0, static_cast<long>(lines.size())};
+    const auto sec = layout.sections.count(ds) ? layout.sections.at(ds) : Section{0, static_cast<long>(lines.size())};
     bool converged = true;
     for (long n = sec.first; n < sec.last && n < static_cast<long>(lines.size()); ++n)
       if (abinit_scf_unconverged(lines[n])) converged = false;
@@ -183,21 +225,21 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
       skip(ds, "SCF did not converge (nstep was not enough)");
       continue;
     }
-    const Value* acell = need("acell", 3);
-    const Value* rprim = need("rprim", 9);
-    const Value* xcart = need("xcart", 3 * natom);
-    const Value* typat = need("typat", natom);
-    const Value* znucl = need("znucl", static_cast<std::size_t>(ntypat));
-    const Value* etotal = need("etotal", 1);
-    const Value* fcart = need("fcart", 3 * natom);
-    const Value* strten = need("strten", 6);
-    const Value* spinat = need("spinat", 3 * natom);
-    const Value* grspin = need("grspin", 3 * natom);
-    const Value* kinds = get("constraint_kind");
+    const Value* acell = v.need("acell", 3);
+    const Value* rprim = v.need("rprim", 9);
+    const Value* xcart = v.need("xcart", 3 * natom);
+    const Value* typat = v.need("typat", natom);
+    const Value* znucl = v.need("znucl", static_cast<std::size_t>(ntypat));
+    const Value* etotal = v.need("etotal", 1);
+    const Value* fcart = v.need("fcart", 3 * natom);
+    const Value* strten = v.need("strten", 6);
+    const Value* spinat = v.need("spinat", 3 * natom);
+    const Value* grspin = v.need("grspin", 3 * natom);
+    const Value* kinds = v.get("constraint_kind");
     std::string missing;
-    for (auto [v, name] : {std::pair{acell, "acell"}, {xcart, "xcart"}, {typat, "typat"}, {znucl, "znucl"},
-                           {etotal, "etotal"}, {fcart, "fcart"}, {strten, "strten"}})
-      if (!v) missing += std::string(missing.empty() ? "" : ", ") + name;
+    for (auto [value, name] : {std::pair{acell, "acell"}, {xcart, "xcart"}, {typat, "typat"}, {znucl, "znucl"},
+                               {etotal, "etotal"}, {fcart, "fcart"}, {strten, "strten"}})
+      if (!value) missing += std::string(missing.empty() ? "" : ", ") + name;
     if (!missing.empty()) {
       skip(ds, fmt::format("no {} in the final outvars", missing));
       continue;
@@ -205,6 +247,7 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
     if (kinds && kinds->numbers.size() != static_cast<std::size_t>(ntypat))
       throw ParseError(path, kinds->line, fmt::format("constraint_kind has {} numbers for ntypat = {}", kinds->numbers.size(), ntypat));
 
+    // Structure and labels, converted to Å, eV and the virial W = −σV.
     Sample smp;
     Structure& s = smp.structure;
     Eigen::Matrix3d cell_bohr;
@@ -242,20 +285,8 @@ AbinitResult read_abinit(const std::string& path, std::vector<std::string>& spec
     sigma << st[0], st[5], st[4], st[5], st[1], st[3], st[4], st[3], st[2];
     smp.virial = -sigma * std::abs(cell_bohr.determinant()) * units::ev_per_hartree;
 
-    // Sphere moments: the last table in this dataset's section.
-    std::optional<std::vector<double>> sphere;
-    for (long n = sec.first; n < sec.last && n < static_cast<long>(lines.size()); ++n) {
-      if (lines[n].find("Atom    Radius    up_density   dn_density  Total(up+dn)  Diff(up-dn)") == std::string::npos) continue;
-      std::vector<double> m;
-      for (std::size_t a = 0; a < natom; ++a) {
-        const long k = n + 1 + static_cast<long>(a);
-        if (k >= static_cast<long>(lines.size())) throw ParseError(path, k, "truncated sphere-moment table");
-        const auto w = split_ws(lines[k]);
-        if (w.size() < 6) throw ParseError(path, k + 1, "malformed sphere-moment row");
-        m.push_back(parse_double(w[5], path, k + 1, "Diff(up-dn)"));
-      }
-      sphere = m;
-    }
+    // Moments: the constrained targets with their multipliers, or the sphere moments.
+    const auto sphere = sphere_moments(lines, sec, natom, path);
     bool usable = true;
     s.magmoms.resize(static_cast<Index>(natom));
     smp.dE_dm = Eigen::VectorXd::Zero(static_cast<Index>(natom));
