@@ -335,11 +335,29 @@ void PairMMTP::report(const EnsembleResult& r, const Tally& t) {
 void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry) {
   const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
   double* magmom = atom->dvector[magmom_];
-  // Atoms move between ranks when LAMMPS re-neighbours: the quasi-Newton memory is per local atom.
-  if (neighbor->ago == 0 || (!history_s_.empty() && history_s_.front().size() != nlocal)) {
-    history_s_.clear();
-    history_y_.clear();
+  // The quasi-Newton memory is per local atom, whose order changes when LAMMPS re-neighbours
+  // (atoms migrate between ranks, are sorted): it follows the atom IDs, and is dropped when an
+  // atom is new here.
+  if (!history_s_.empty()) {
+    std::unordered_map<tagint, int> old;
+    for (int k = 0; k < static_cast<int>(history_tags_.size()); ++k) old[history_tags_[k]] = k;
+    std::vector<int> from(static_cast<std::size_t>(nlocal), -1);
+    bool same = static_cast<int>(history_tags_.size()) == nlocal;
+    for (int i = 0; i < nlocal && same; ++i) {
+      const auto it = old.find(atom->tag[i]);
+      same = it != old.end();
+      if (same) from[static_cast<std::size_t>(i)] = it->second;
+    }
+    for (auto* memory : {&history_s_, &history_y_})
+      for (Eigen::VectorXd& v : *memory) {
+        if (!same) break;
+        Eigen::VectorXd moved(nlocal);
+        for (int i = 0; i < nlocal; ++i) moved[i] = v[from[static_cast<std::size_t>(i)]];
+        v.swap(moved);
+      }
+    if (!same) history_s_.clear(), history_y_.clear();
   }
+  history_tags_.assign(atom->tag, atom->tag + nlocal);
   optimize::Problem p;
   p.reduce.sum = [this](double x) { return sum(x); };
   p.reduce.max = [this](double x) { return max(x); };
@@ -384,11 +402,14 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
   // Start from the quadratic extrapolation of each atom's last three relaxed moments (as serve
   // does for a bead), kept per atom ID on the rank that owns the atom (an atom that just
   // migrated starts from its moment).
+  // A second call at the same step (LAMMPS's setup of a new run) starts from that step's moments.
+  const bigint step = update->ntimestep;
   Eigen::VectorXd m = Eigen::Map<const Eigen::VectorXd>(magmom, nlocal);
   for (int i = 0; i < nlocal; ++i) {
     const auto it = past_.find(atom->tag[i]);
     if (it == past_.end()) continue;
-    m[i] = extrapolate_moment(it->second.m, it->second.count);  // as MomentTrajectory::predict
+    const Past& h = it->second;
+    m[i] = h.step == step ? h.m[0] : extrapolate_moment(h.m, h.count);  // as MomentTrajectory::predict
   }
   m = m.cwiseMax(p.lb).cwiseMin(p.ub);
   Eigen::VectorXd g;
@@ -406,8 +427,13 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
     Past h;
     const auto it = past_.find(atom->tag[i]);
     if (it != past_.end()) h = it->second;
-    h.m[2] = h.m[1], h.m[1] = h.m[0], h.m[0] = m[i];
-    h.count = std::min(3, h.count + 1);
+    if (h.count > 0 && h.step == step) {
+      h.m[0] = m[i];  // the same step again: its moments, not a new point of the trajectory
+    } else {
+      h.m[2] = h.m[1], h.m[1] = h.m[0], h.m[0] = m[i];
+      h.count = std::min(3, h.count + 1);
+    }
+    h.step = step;
     past[atom->tag[i]] = h;
   }
   past_.swap(past);

@@ -75,9 +75,11 @@ class PairMMTP : public LAMMPS_NS::Pair {
   std::vector<double> comm_;  ///< reverse-communicated per-atom values, comm_width_ per atom
   int comm_width_ = 0;
   std::deque<Eigen::VectorXd> history_s_, history_y_;  ///< L-BFGS memory of the moments (local atoms)
+  std::vector<LAMMPS_NS::tagint> history_tags_;          ///< the atom of each entry of that memory
   struct Past {
     double m[3] = {0, 0, 0};  ///< the last relaxed moments of an atom, newest first [μB]
     int count = 0;
+    LAMMPS_NS::bigint step = -1;  ///< the timestep of m[0]
   };
   std::unordered_map<LAMMPS_NS::tagint, Past> past_;  ///< per atom ID, local atoms of this rank
   bool warned_outside_ = false, warned_unconverged_ = false;
