@@ -145,10 +145,12 @@ struct SitePass::Workspace {
     for (ColMatrix* a : {&P, &Padj, &Pd[0], &Pd[1], &Pd[2]}) a->resize(rows, n_monomials);
     Cst.resize(static_cast<std::size_t>(S) * rows * R * M);
     Cdst.resize(Cst.size());
-    if (F.cols() >= nn && F.rows() == rows && F.cols() > 0) return;
+    // The row arrays keep their columns (neighbours) from call to call; they are reallocated
+    // when a site has more neighbours or another pass (other sizes) uses this thread's workspace.
+    if (F.cols() >= nn && F.rows() == rows && G[0].rows() == R * M && psi_j[0].rows() == M && F.cols() > 0) return;
     // At least one column: an isolated atom (nn = 0) then takes empty blocks of allocated
     // arrays, never offsets into a null one.
-    const Index cap = std::max<Index>({nn, 2 * F.cols(), 1});
+    const Index cap = std::max<Index>({nn, F.rows() == rows ? 2 * F.cols() : 0, 1});
     for (int s = 0; s < 2; ++s) {
       for (RowArray<double>* a : {&G[s], &Gr[s], &Gm[s]}) a->resize(R * M, cap);
       psi_j[s].resize(M, cap);
@@ -220,7 +222,9 @@ std::vector<Result> SitePass::evaluate_sites(const Structure& s, Index sites, Ev
       r.dE_dm = Eigen::VectorXd::Zero(magnetic ? n : 0);
       r.virial.setZero();
     }
-    Workspace w;
+    // One workspace per thread for the life of the thread: a fit evaluates thousands of small
+    // structures per objective, and allocating the arrays each time would cost more than them.
+    thread_local Workspace w;
 #pragma omp for schedule(static)
     for (Index i = 0; i < sites; ++i) {
       error.run([&] {
