@@ -38,19 +38,22 @@ Eigen::Matrix3d effective_cell(const Structure& s) {
 
 }  // namespace
 
-NeighborList NeighborList::build(const Structure& s, double cutoff, Index sites) {
-  s.validate();
-  if (!(std::isfinite(cutoff) && cutoff > 0)) throw InputError(fmt::format("cutoff = {} must be positive", cutoff));
+namespace {
+
+/// The atoms (wrapped into the cell) and their periodic images that can lie within the cutoff
+/// of the cell: point p < N is atom p with no shift.
+struct Points {
+  std::vector<Eigen::Vector3d> position;
+  std::vector<int> atom;  ///< the atom of each point
+};
+
+Points periodic_points(const Structure& s, double cutoff) {
   const Index n = s.size();
-  if (sites > n) throw InputError(fmt::format("{} sites of a structure of {} atoms", sites, n));
-  if (sites < 0) sites = n;
   const Eigen::Matrix3d h = effective_cell(s);
   const double det = std::abs(h.determinant());
   if (!(det > 1e-9 * h.col(0).norm() * h.col(1).norm() * h.col(2).norm()) || !std::isfinite(det))
     throw InputError("singular cell: the lattice vectors are (nearly) linearly dependent");
-  const Eigen::Matrix3d hinv = h.inverse();
-
-  Eigen::Matrix3Xd frac = hinv * s.positions;
+  Eigen::Matrix3Xd frac = h.inverse() * s.positions;
   std::array<int, 3> images{0, 0, 0};
   std::array<double, 3> margin{0, 0, 0};
   for (int d = 0; d < 3; ++d) {
@@ -90,15 +93,12 @@ NeighborList NeighborList::build(const Structure& s, double cutoff, Index sites)
     throw Error(fmt::format("cell too small or too thin for cutoff {} Å: {:.3g} periodic images of {} atoms needed "
                             "(limit {:.3g}; a real solid needs a few per atom)", cutoff, image_points, n, image_limit));
 
-  // Points: the atoms first (point p < n is atom p with no shift), then the images that can
-  // lie within the cutoff of the cell (fractional coordinate within margin of [0, 1)).
-  std::vector<int> atom_of;
-  std::vector<Eigen::Vector3d> pts;
-  atom_of.reserve(static_cast<std::size_t>(n + image_points));
-  pts.reserve(atom_of.capacity());
+  Points out;
+  out.atom.reserve(static_cast<std::size_t>(n + image_points));
+  out.position.reserve(out.atom.capacity());
   for (Index i = 0; i < n; ++i) {
-    atom_of.push_back(static_cast<int>(i));
-    pts.emplace_back(wrapped.col(i));
+    out.atom.push_back(static_cast<int>(i));
+    out.position.emplace_back(wrapped.col(i));
   }
   std::array<int, 3> lo_s{}, hi_s{};
   for (Index i = 0; i < n; ++i) {
@@ -107,91 +107,108 @@ NeighborList NeighborList::build(const Structure& s, double cutoff, Index sites)
       for (int b = lo_s[1]; b <= hi_s[1]; ++b)
         for (int c = lo_s[2]; c <= hi_s[2]; ++c) {
           if (a == 0 && b == 0 && c == 0) continue;
-          atom_of.push_back(static_cast<int>(i));
-          pts.emplace_back(wrapped.col(i) + h * Eigen::Vector3d(a, b, c));
+          out.atom.push_back(static_cast<int>(i));
+          out.position.emplace_back(wrapped.col(i) + h * Eigen::Vector3d(a, b, c));
         }
   }
+  return out;
+}
 
-  // Cell lists: bins no smaller than half the cutoff, so neighbours lie within two bins.
-  const Index np = static_cast<Index>(pts.size());
-  Eigen::Vector3d lo = Eigen::Vector3d::Constant(std::numeric_limits<double>::infinity());
-  Eigen::Vector3d hi = -lo;
-  for (const auto& p : pts) {
-    lo = lo.cwiseMin(p);
-    hi = hi.cwiseMax(p);
-  }
+/// Cell lists: bins no smaller than half the cutoff, so that neighbours lie within two bins; the
+/// points sorted by bin (counting sort) and stored as coordinate arrays in bin order, so that a
+/// bin's candidates are read contiguously.
+struct CellLists {
   std::array<Index, 3> nb{1, 1, 1};
-  const double min_width = 0.5 * cutoff;
-  // Bin counts are chosen in floating point and capped before conversion: the extent of a
-  // cluster may be anything up to the largest finite coordinate (or overflow to +inf).
-  const double max_bins = 4.0 * static_cast<double>(np) + 64;
-  for (int d = 0; d < 3; ++d) {
-    const double bins = std::floor((hi[d] - lo[d]) / min_width);  // -inf without atoms
-    nb[d] = bins >= 1 ? static_cast<Index>(std::min(max_bins, bins)) : 1;
-  }
-  while (static_cast<double>(nb[0]) * nb[1] * nb[2] > 4.0 * np + 64) {
-    auto& big = nb[0] >= nb[1] && nb[0] >= nb[2] ? nb[0] : (nb[1] >= nb[2] ? nb[1] : nb[2]);
-    big = std::max<Index>(1, big / 2);
-  }
-  Eigen::Vector3d width;
-  for (int d = 0; d < 3; ++d) width[d] = std::max(min_width, (hi[d] - lo[d]) / static_cast<double>(nb[d]));
-  auto bin_coord = [&](const Eigen::Vector3d& p, int d) {
+  Eigen::Vector3d lo, width;
+  std::vector<Index> bin_start;     ///< the sorted points of bin b are bin_start[b] .. bin_start[b+1]−1
+  std::vector<double> xs, ys, zs;   ///< sorted coordinates
+  std::vector<int> atom;            ///< the atom of each sorted point
+  std::vector<Index> point;         ///< its index in Points
+
+  Index coord(const Eigen::Vector3d& p, int d) const {
     const double t = (p[d] - lo[d]) / width[d];  // NaN only for inf/inf at an overflowed extent
     return t > 0 ? std::min<Index>(nb[d] - 1, static_cast<Index>(std::min(t, static_cast<double>(nb[d] - 1)))) : Index{0};
-  };
-  // Counting sort of the points by bin, stored as coordinate arrays in bin order so that a
-  // bin's candidates are read contiguously.
-  const Index nbins = nb[0] * nb[1] * nb[2];
-  auto bin_of_point = [&](const Eigen::Vector3d& p) {
-    return (bin_coord(p, 0) * nb[1] + bin_coord(p, 1)) * nb[2] + bin_coord(p, 2);
-  };
-  std::vector<Index> bin_start(static_cast<std::size_t>(nbins + 1), 0);
-  std::vector<Index> bin_of(static_cast<std::size_t>(np));
-  for (Index p = 0; p < np; ++p) {
-    bin_of[p] = bin_of_point(pts[p]);
-    ++bin_start[bin_of[p] + 1];
   }
-  for (std::size_t b = 1; b < bin_start.size(); ++b) bin_start[b] += bin_start[b - 1];
-  std::vector<double> xs(static_cast<std::size_t>(np)), ys(xs.size()), zs(xs.size());
-  std::vector<int> sorted_atom(xs.size());
-  std::vector<Index> sorted_point(xs.size());
-  {
+
+  CellLists(const Points& pts, double cutoff) {
+    const Index np = static_cast<Index>(pts.position.size());
+    lo = Eigen::Vector3d::Constant(std::numeric_limits<double>::infinity());
+    Eigen::Vector3d hi = -lo;
+    for (const auto& p : pts.position) {
+      lo = lo.cwiseMin(p);
+      hi = hi.cwiseMax(p);
+    }
+    const double min_width = 0.5 * cutoff;
+    // Bin counts are chosen in floating point and capped before conversion: the extent of a
+    // cluster may be anything up to the largest finite coordinate (or overflow to +inf).
+    const double max_bins = 4.0 * static_cast<double>(np) + 64;
+    for (int d = 0; d < 3; ++d) {
+      const double bins = std::floor((hi[d] - lo[d]) / min_width);  // -inf without atoms
+      nb[d] = bins >= 1 ? static_cast<Index>(std::min(max_bins, bins)) : 1;
+    }
+    while (static_cast<double>(nb[0]) * nb[1] * nb[2] > 4.0 * np + 64) {
+      auto& big = nb[0] >= nb[1] && nb[0] >= nb[2] ? nb[0] : (nb[1] >= nb[2] ? nb[1] : nb[2]);
+      big = std::max<Index>(1, big / 2);
+    }
+    for (int d = 0; d < 3; ++d) width[d] = std::max(min_width, (hi[d] - lo[d]) / static_cast<double>(nb[d]));
+    const Index nbins = nb[0] * nb[1] * nb[2];
+    bin_start.assign(static_cast<std::size_t>(nbins + 1), 0);
+    std::vector<Index> bin_of(static_cast<std::size_t>(np));
+    for (Index p = 0; p < np; ++p) {
+      const auto& r = pts.position[p];
+      bin_of[p] = (coord(r, 0) * nb[1] + coord(r, 1)) * nb[2] + coord(r, 2);
+      ++bin_start[bin_of[p] + 1];
+    }
+    for (std::size_t b = 1; b < bin_start.size(); ++b) bin_start[b] += bin_start[b - 1];
+    xs.resize(static_cast<std::size_t>(np)), ys.resize(xs.size()), zs.resize(xs.size());
+    atom.resize(xs.size()), point.resize(xs.size());
     std::vector<Index> fill(bin_start.begin(), bin_start.end() - 1);
     for (Index p = 0; p < np; ++p) {
       const Index q = fill[bin_of[p]]++;
-      xs[q] = pts[p][0];
-      ys[q] = pts[p][1];
-      zs[q] = pts[p][2];
-      sorted_atom[q] = atom_of[p];
-      sorted_point[q] = p;
+      xs[q] = pts.position[p][0], ys[q] = pts.position[p][1], zs[q] = pts.position[p][2];
+      atom[q] = pts.atom[p];
+      point[q] = p;
     }
   }
+};
 
-  // One pass over the atoms; each thread fills its own buffers for a contiguous block of
-  // atoms (static schedule), which are then concatenated in thread order.
+}  // namespace
+
+NeighborList NeighborList::build(const Structure& s, double cutoff, Index sites) {
+  s.validate();
+  if (!(std::isfinite(cutoff) && cutoff > 0)) throw InputError(fmt::format("cutoff = {} must be positive", cutoff));
+  const Index n = s.size();
+  if (sites > n) throw InputError(fmt::format("{} sites of a structure of {} atoms", sites, n));
+  if (sites < 0) sites = n;
+  const Points pts = periodic_points(s, cutoff);
+  const CellLists cells(pts, cutoff);
+  const auto& nb = cells.nb;
+
+  // One pass over the sites; each thread fills its own buffers for a contiguous block of
+  // sites (static schedule), which are then concatenated in thread order.
   const double cut2 = cutoff * cutoff;
   NeighborList nl;
   nl.cutoff = cutoff;
   nl.offsets.assign(static_cast<std::size_t>(sites + 1), 0);
   std::vector<std::vector<int>> found_atom;
   std::vector<std::vector<double>> found_vec;
-  // Neighbours of atom i, appended to fa/fv; false (and stops) past max_neighbors, which no
+  // Neighbours of site i, appended to fa/fv; false (and stops) past max_neighbors, which no
   // real material reaches (about 0.2 atoms/Å³ gives ~430 within 8 Å).
   constexpr std::size_t max_neighbors = 20000;
   auto search = [&](Index i, std::vector<int>& fa, std::vector<double>& fv) {
     const std::size_t before = fa.size();
-    const Eigen::Vector3d& ri = pts[i];
-    const Index b0 = bin_coord(ri, 0), b1 = bin_coord(ri, 1), b2 = bin_coord(ri, 2);
+    const Eigen::Vector3d& ri = pts.position[i];
+    const Index b0 = cells.coord(ri, 0), b1 = cells.coord(ri, 1), b2 = cells.coord(ri, 2);
     for (Index x = std::max<Index>(0, b0 - 2); x <= std::min(nb[0] - 1, b0 + 2); ++x)
       for (Index y = std::max<Index>(0, b1 - 2); y <= std::min(nb[1] - 1, b1 + 2); ++y) {
         // Bins adjacent along z are contiguous in the sorted arrays.
         const Index row = (x * nb[1] + y) * nb[2];
-        const Index q0 = bin_start[row + std::max<Index>(0, b2 - 2)];
-        const Index q1 = bin_start[row + std::min(nb[2] - 1, b2 + 2) + 1];
+        const Index q0 = cells.bin_start[row + std::max<Index>(0, b2 - 2)];
+        const Index q1 = cells.bin_start[row + std::min(nb[2] - 1, b2 + 2) + 1];
         for (Index q = q0; q < q1; ++q) {
-          const double dx = xs[q] - ri[0], dy = ys[q] - ri[1], dz = zs[q] - ri[2];
-          if (dx * dx + dy * dy + dz * dz < cut2 && sorted_point[q] != i) {
-            fa.push_back(sorted_atom[q]);
+          const double dx = cells.xs[q] - ri[0], dy = cells.ys[q] - ri[1], dz = cells.zs[q] - ri[2];
+          if (dx * dx + dy * dy + dz * dz < cut2 && cells.point[q] != i) {
+            fa.push_back(cells.atom[q]);
             fv.insert(fv.end(), {dx, dy, dz});
             if (fa.size() - before > max_neighbors) return false;
           }
