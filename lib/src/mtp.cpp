@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "mmtp/error.hpp"
+
 #include "equations.hpp"
 #include "site_pass.hpp"
 
@@ -12,6 +14,16 @@ MagneticMtp::MagneticMtp(MtpParameters p)
       monomials_(p_),
       schedule_(equations::contraction_schedule(p_)),
       pass_(std::make_shared<const SitePass>(std::vector<const MtpParameters*>{&p_})) {}
+
+void MagneticMtp::set_coefficients(const MtpParameters& p) {
+  if (!SitePass::same_basis(p, p_) || p.species_count != p_.species_count)
+    throw InputError("set_coefficients: the potential has another basis");
+  p.validate(/*require_coefficients=*/true);
+  p_.radial_coeffs = p.radial_coeffs;
+  p_.species_coeffs = p.species_coeffs;
+  p_.moment_coeffs = p.moment_coeffs;
+  pass_ = std::make_shared<const SitePass>(std::vector<const MtpParameters*>{&p_});
+}
 
 Result MagneticMtp::evaluate(const Structure& s, EvalMode mode) const {
   return evaluate(s, NeighborList::build(s, cutoff()), mode);  // build() validates s

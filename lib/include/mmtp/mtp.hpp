@@ -47,6 +47,10 @@ class MagneticMtp {
   explicit MagneticMtp(MtpParameters p);
 
   const MtpParameters& parameters() const { return p_; }
+  /// Replaces the coefficients (radial, species, moment) by those of `p`, which must have this
+  /// potential's basis (a fit's next point: the model is built once per fit). Throws InputError
+  /// when `p` has another basis or does not validate.
+  void set_coefficients(const MtpParameters& p);
   double cutoff() const { return p_.max_dist; }  ///< [Å]
   const AngularMonomials& monomials() const { return monomials_; }
   /// alpha_index_times in the order the contractions are evaluated (equations.hpp).

@@ -206,9 +206,15 @@ double structure_objective(const MagneticMtp& model, const Sample& smp, const Ge
 double objective(const MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode, Eigen::VectorXd* gradient,
                  const std::vector<double>& multiplicity) {
   check_weights(w, p);
+  return objective(MagneticMtp(p), data, w, mode, gradient, multiplicity);
+}
+
+double objective(const MagneticMtp& model, const Dataset& data, const Weights& w, EvalMode mode, Eigen::VectorXd* gradient,
+                 const std::vector<double>& multiplicity) {
+  const MtpParameters& p = model.parameters();
+  check_weights(w, p);
   if (!multiplicity.empty() && multiplicity.size() != data.size())
     throw std::invalid_argument(fmt::format("{} multiplicities for {} structures", multiplicity.size(), data.size()));
-  const MagneticMtp model(p);
   const Index np = static_cast<Index>(p.parameter_count());
   const int nthreads = omp_get_max_threads();
   std::vector<Eigen::VectorXd> grads(static_cast<std::size_t>(nthreads), Eigen::VectorXd::Zero(np));

@@ -1,5 +1,7 @@
 #include "mmtp/fit/train.hpp"
 
+#include "mmtp/mtp.hpp"
+
 #include "mmtp/error.hpp"
 
 #include <fmt/core.h>
@@ -62,6 +64,7 @@ TrainReport train(MtpParameters p, const Dataset& data, const TrainOptions& o,
   report.params = p;
   report.loss = report.initial_loss;
   MtpParameters work = p;
+  MagneticMtp model(p);  // built once; each evaluation sets its coefficients
   // The checkpoint is written through a temporary file and renamed (io::write_mtp): a killed
   // run leaves the previous checkpoint or this one, and loses fewer than checkpoint_every
   // evaluations.
@@ -77,7 +80,8 @@ TrainReport train(MtpParameters p, const Dataset& data, const TrainOptions& o,
   };
   auto f = [&](const Eigen::VectorXd& theta, Eigen::VectorXd& grad) -> double {
     unpack(theta, work);
-    const double loss = objective(work, data, o.weights, o.mode, &grad, multiplicity);
+    model.set_coefficients(work);
+    const double loss = objective(model, data, o.weights, o.mode, &grad, multiplicity);
     ++report.evaluations;
     if (loss < report.loss) {
       report.loss = loss;

@@ -67,6 +67,9 @@ double structure_objective(const MagneticMtp& model, const Sample& sample, const
 /// thread count). Throws std::invalid_argument for a basis other than the data's.
 double objective(const MtpParameters& p, const Dataset& data, const Weights& w, EvalMode mode, Eigen::VectorXd* gradient,
                  const std::vector<double>& multiplicity = {});
+/// Same for a model built once (MagneticMtp::set_coefficients between evaluations).
+double objective(const MagneticMtp& model, const Dataset& data, const Weights& w, EvalMode mode, Eigen::VectorXd* gradient,
+                 const std::vector<double>& multiplicity = {});
 
 /// Solves the species and moment coefficients of `p` exactly by weighted linear least squares
 /// at fixed radial coefficients (the model is linear in them; MLIP's initialisation), with a
