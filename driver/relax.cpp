@@ -40,6 +40,49 @@ int exit_code(RelaxStatus s) {
   return 4;
 }
 
+/// The summary lines of one relaxation: outcome, energy, cell, moments pushed against a bound,
+/// and the moments per species.
+void print_summary(const RelaxReport& rep, const MtpParameters& p0, const std::string& input, std::size_t k) {
+  const auto& names = p0.species_names;
+  const Structure& f = rep.structure;
+  const Result& r = rep.result.mean;
+  fmt::print("# {} after {} evaluations: E = {:.8f} eV ({:.8f} eV/atom)", to_string(rep.status), rep.evaluations, r.energy,
+             r.energy / static_cast<double>(f.size()));
+  if (rep.result.members.size() > 1) fmt::print("  committee std(E) = {:.6f} eV", rep.result.energy_std);
+  fmt::print("\n");
+  if (rep.status == RelaxStatus::extrapolation)
+    fmt::print(stderr, "mmtp-driver: {}: structure {}: stopped: {}\n", input, k + 1, rep.extrapolation);
+  if (f.pbc[0] && f.pbc[1] && f.pbc[2]) {
+    const auto a = f.cell.col(0), b = f.cell.col(1), c = f.cell.col(2);
+    auto angle = [](const auto& u, const auto& v) { return std::acos(u.dot(v) / (u.norm() * v.norm())) * 180.0 / M_PI; };
+    fmt::print("#   volume {:.6f} Å³ ({:.6f} Å³/atom)  a b c = {:.6f} {:.6f} {:.6f} Å  alpha beta gamma = {:.4f} {:.4f} {:.4f}°\n",
+               volume(f), volume(f) / static_cast<double>(f.size()), a.norm(), b.norm(), c.norm(), angle(b, c), angle(a, c),
+               angle(a, b));
+  }
+  auto name = [&](int t) { return names.empty() ? std::to_string(t) : names[static_cast<std::size_t>(t)]; };
+  if (!rep.moments_pushed_out.empty()) {
+    std::vector<int> pinned(static_cast<std::size_t>(p0.species_count), 0);
+    for (Index i : rep.moments_pushed_out) ++pinned[static_cast<std::size_t>(f.species[i])];
+    std::string which;
+    for (int t = 0; t < p0.species_count; ++t)
+      if (pinned[static_cast<std::size_t>(t)]) which += fmt::format("{}{} {}", which.empty() ? "" : ", ", pinned[static_cast<std::size_t>(t)], name(t));
+    fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} moments ({}) end at the edge of their trained range, "
+                       "pushed outwards: the model's minimum lies beyond the data\n", input, k + 1, rep.moments_pushed_out.size(), which);
+  }
+  if (f.has_magmoms())
+    for (int t = 0; t < p0.species_count; ++t) {
+      std::vector<double> m;
+      for (Index i = 0; i < f.size(); ++i)
+        if (f.species[i] == t) m.push_back(f.magmoms[i]);
+      if (m.empty()) continue;
+      const auto [lo, hi] = std::minmax_element(m.begin(), m.end());
+      double mean_abs = 0;
+      for (double x : m) mean_abs += std::abs(x);
+      fmt::print("#   moments {}: mean |m| = {:.4f} μB, min {:.4f}, max {:.4f} ({} atoms)\n", name(t),
+                 mean_abs / static_cast<double>(m.size()), *lo, *hi, m.size());
+    }
+}
+
 }  // namespace
 
 int run_relax(const std::vector<std::string>& args) {
@@ -134,44 +177,8 @@ int run_relax(const std::vector<std::string>& args) {
       if (!trajectory.empty()) traj.push_back(cli::labelled_sample(*st.structure, *st.result, {}));
     };
     const RelaxReport rep = relax(ensemble, s, ok, observe);
+    print_summary(rep, p0, input, k);
     const Structure& f = rep.structure;
-    const Result& r = rep.result.mean;
-    fmt::print("# {} after {} evaluations: E = {:.8f} eV ({:.8f} eV/atom)", to_string(rep.status), rep.evaluations, r.energy,
-               r.energy / static_cast<double>(f.size()));
-    if (rep.result.members.size() > 1) fmt::print("  committee std(E) = {:.6f} eV", rep.result.energy_std);
-    fmt::print("\n");
-    if (rep.status == RelaxStatus::extrapolation)
-      fmt::print(stderr, "mmtp-driver: {}: structure {}: stopped: {}\n", input, k + 1, rep.extrapolation);
-    if (f.pbc[0] && f.pbc[1] && f.pbc[2]) {
-      const auto a = f.cell.col(0), b = f.cell.col(1), c = f.cell.col(2);
-      auto angle = [](const auto& u, const auto& v) { return std::acos(u.dot(v) / (u.norm() * v.norm())) * 180.0 / M_PI; };
-      fmt::print("#   volume {:.6f} Å³ ({:.6f} Å³/atom)  a b c = {:.6f} {:.6f} {:.6f} Å  alpha beta gamma = {:.4f} {:.4f} {:.4f}°\n",
-                 volume(f), volume(f) / static_cast<double>(f.size()), a.norm(), b.norm(), c.norm(), angle(b, c), angle(a, c),
-                 angle(a, b));
-    }
-    if (!rep.moments_pushed_out.empty()) {
-      std::vector<int> pinned(static_cast<std::size_t>(p0.species_count), 0);
-      for (Index i : rep.moments_pushed_out) ++pinned[static_cast<std::size_t>(f.species[i])];
-      std::string which;
-      for (int t = 0; t < p0.species_count; ++t)
-        if (pinned[static_cast<std::size_t>(t)])
-          which += fmt::format("{}{} {}", which.empty() ? "" : ", ", pinned[static_cast<std::size_t>(t)],
-                               names.empty() ? std::to_string(t) : names[t]);
-      fmt::print(stderr, "mmtp-driver: warning: {}: structure {}: {} moments ({}) end at the edge of their trained range, "
-                         "pushed outwards: the model's minimum lies beyond the data\n", input, k + 1, rep.moments_pushed_out.size(), which);
-    }
-    if (f.has_magmoms())
-      for (int t = 0; t < p0.species_count; ++t) {
-        std::vector<double> m;
-        for (Index i = 0; i < f.size(); ++i)
-          if (f.species[i] == t) m.push_back(f.magmoms[i]);
-        if (m.empty()) continue;
-        const auto [lo, hi] = std::minmax_element(m.begin(), m.end());
-        double mean_abs = 0;
-        for (double x : m) mean_abs += std::abs(x);
-        fmt::print("#   moments {}: mean |m| = {:.4f} μB, min {:.4f}, max {:.4f} ({} atoms)\n",
-                   names.empty() ? std::to_string(t) : names[t], mean_abs / static_cast<double>(m.size()), *lo, *hi, m.size());
-      }
     auto features = smp.features;
     features.emplace_back("relax_status", to_string(rep.status));
     if (!rep.extrapolation.empty()) features.emplace_back("relax_extrapolation", rep.extrapolation);
