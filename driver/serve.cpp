@@ -45,10 +45,11 @@ int run_serve(const std::vector<std::string>& args) {
   std::vector<std::string> potentials;
   double committee_alpha = 0.0;
   std::string structure, unix_name, inet, moments = "fixed", extras = "auto", species;
-  double connect_timeout = 60.0, read_timeout = 0.0, mmax = 1e-4;
-  int threads = 0, max_steps = 500, busy_poll_us = 50;
-  bool bound = true, exit_unconverged = false;
+  double connect_timeout = 60.0, read_timeout = 0.0;
+  int threads = 0, busy_poll_us = 50;
+  bool exit_unconverged = false;
   TrainedRegion region;
+  MomentRelaxOptions relax_options;  // --moments relax: its fields and defaults
   po::options_description opts(
       "mmtp-driver serve -p POT.mtp [-p POT2.mtp ...] --structure TEMPLATE.{xyz,cfg} (--unix NAME | --inet HOST:PORT)\n"
       "i-PI socket client for i-PI and ASE's SocketIOCalculator. The template gives species, atom order,\n"
@@ -69,11 +70,11 @@ int run_serve(const std::vector<std::string>& args) {
       "threads", po::value(&threads)->default_value(0), "OpenMP threads (0 = OMP_NUM_THREADS or all cores)")(
       "species", po::value(&species), "element of each potential type, e.g. Fe,Al")(
       "raw", "plain E(M) instead of E_symm = (E(M)+E(-M))/2")(
-      "mmax", po::value(&mmax)->default_value(1e-4), "relax: converged when max|dE/dm| <= mmax [eV/μB]")(
-      "max-steps", po::value(&max_steps)->default_value(500), "relax: L-BFGS iterations per call")(
+      "mmax", po::value(&relax_options.mmax)->default_value(relax_options.mmax), "relax: converged when max|dE/dm| <= mmax [eV/μB]")(
+      "max-steps", po::value(&relax_options.max_steps)->default_value(relax_options.max_steps), "relax: L-BFGS iterations per call")(
       "busy-poll-us", po::value(&busy_poll_us)->default_value(50),
       "microseconds to poll for the next message before sleeping (lower latency; 0 = never spin)")(
-      "bound-moments", po::value(&bound)->default_value(true),
+      "bound-moments", po::value(&relax_options.bound_moments)->default_value(relax_options.bound_moments),
       "relax: keep each moment within its species' trained range")(
       "exit-on-unconverged", "relax: exit (code 1) instead of answering when a moment relaxation does not converge")(
       "max-std", po::value(&region.max_std)->default_value(region.max_std),
@@ -88,11 +89,7 @@ int run_serve(const std::vector<std::string>& args) {
   cli::set_threads(threads);
   exit_unconverged = vm.count("exit-on-unconverged") > 0;
   const bool relax = moments == "relax";
-  MomentRelaxOptions relax_options;
-  relax_options.mmax = mmax;
-  relax_options.max_steps = max_steps;
   relax_options.mode = vm.count("raw") ? EvalMode::raw : EvalMode::symmetrized;
-  relax_options.bound_moments = bound;
   relax_options.validate();
   region.validate();
 
