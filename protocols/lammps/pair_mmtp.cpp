@@ -77,35 +77,40 @@ void PairMMTP::settings(int narg, char** arg) {
   for (int k = 0; k < narg; ++k) {
     const std::string key = arg[k];
     if (key == "raw") {
-      mode_ = EvalMode::raw;
+      relax_options_.mode = EvalMode::raw;
     } else if (key == "moments") {
       const std::string v = value(k, "moments");
       if (v != "fixed" && v != "relax") error->all(FLERR, std::string(where) + "moments '" + v + "' is not fixed or relax");
       relax_ = v == "relax";
     } else if (key == "max_std") {
-      max_std_ = number(k, "max_std");
+      region_.max_std = number(k, "max_std");
     } else if (key == "alpha") {
       alpha_ = number(k, "alpha");
     } else if (key == "mmax") {
-      mmax_ = number(k, "mmax");
+      relax_options_.mmax = number(k, "mmax");
     } else if (key == "max_steps") {
       const std::string v = value(k, "max_steps");
-      max_steps_ = utils::inumeric(FLERR, v.c_str(), false, lmp);
+      relax_options_.max_steps = utils::inumeric(FLERR, v.c_str(), false, lmp);
     } else if (key == "max_moment_step") {
-      max_moment_step_ = number(k, "max_moment_step");
+      relax_options_.max_moment_step = number(k, "max_moment_step");
     } else if (key == "bound_moments" || key == "unconverged") {
       const std::string v = value(k, key.c_str());
       const bool yes = v == "yes" || v == "error", no = v == "no" || v == "warn";
       if (!yes && !no) error->all(FLERR, std::string(where) + key + " '" + v + "' is not " + (key == "unconverged" ? "warn or error" : "yes or no"));
-      (key == "unconverged" ? unconverged_error_ : bound_) = yes;
+      (key == "unconverged" ? unconverged_error_ : relax_options_.bound_moments) = yes;
     } else {
       error->all(FLERR, std::string(where) + "unknown keyword '" + key +
                             "' (raw, moments fixed|relax, max_std, alpha, mmax, max_steps, max_moment_step, "
                             "bound_moments yes|no, unconverged warn|error)");
     }
   }
-  if (!(max_std_ >= 0) || alpha_ < 0 || !(mmax_ > 0) || max_steps_ < 0 || !(max_moment_step_ > 0))
-    error->all(FLERR, std::string(where) + "max_std, alpha >= 0; mmax, max_moment_step > 0; max_steps >= 0");
+  if (alpha_ < 0) error->all(FLERR, std::string(where) + "alpha must be >= 0");
+  try {
+    relax_options_.validate();
+    region_.validate();
+  } catch (const std::exception& e) {
+    error->all(FLERR, std::string(where) + e.what());
+  }
 }
 
 void PairMMTP::coeff(int narg, char** arg) {
@@ -230,7 +235,7 @@ EnsembleResult PairMMTP::evaluate(Structure& s) {
   if (relax_) relax_moments(s, geometry);
   EnsembleResult r;
   try {
-    r = ensemble_->evaluate(s, nl, mode_, vflag_atom ? Derivatives::all_and_site_virials : Derivatives::all);
+    r = ensemble_->evaluate(s, nl, relax_options_.mode, vflag_atom ? Derivatives::all_and_site_virials : Derivatives::all);
   } catch (const std::exception& e) {
     ok = 0, what = e.what();
   }
@@ -307,15 +312,16 @@ void PairMMTP::report(const EnsembleResult& r, const Tally& t) {
                                   static_cast<double>(r.mean.extrapolation.moments_out_of_range)};
   double counts[2] = {0, 0};
   MPI_Allreduce(counts_local, counts, 2, MPI_DOUBLE, MPI_SUM, world);
-  const bool outside = counts[0] > 0 || counts[1] > 0 || (max_std_ > 0 && std_e / natoms > max_std_);
+  const double max_std = region_.max_std;
+  const bool outside = counts[0] > 0 || counts[1] > 0 || (max_std > 0 && std_e / natoms > max_std);
   if (outside) {
     ++steps_outside_;
     if (!warned_outside_ && comm->me == 0) {
       std::string why;
       if (counts[0] > 0) why += std::to_string(static_cast<long>(counts[0])) + " pairs closer than min_dist; ";
       if (counts[1] > 0) why += std::to_string(static_cast<long>(counts[1])) + " moments outside their trained range; ";
-      if (max_std_ > 0 && std_e / natoms > max_std_)
-        why += "committee std " + std::to_string(std_e / natoms) + " eV/atom above max_std " + std::to_string(max_std_) + "; ";
+      if (max_std > 0 && std_e / natoms > max_std)
+        why += "committee std " + std::to_string(std_e / natoms) + " eV/atom above max_std " + std::to_string(max_std) + "; ";
       error->warning(FLERR, std::string(where) + "step " + std::to_string(update->ntimestep) + " left the trained region: " + why +
                                 "said once; compute pair mmtp counts the steps outside (c_ID[6])");
     }
@@ -364,8 +370,8 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
   const double inf = std::numeric_limits<double>::infinity();
   p.lb = Eigen::VectorXd::Constant(nlocal, -inf);
   p.ub = Eigen::VectorXd::Constant(nlocal, inf);
-  if (bound_) {
-    const auto [lo, hi] = ensemble_->moment_bounds(s, mode_);
+  if (relax_options_.bound_moments) {
+    const auto [lo, hi] = ensemble_->moment_bounds(s, relax_options_.mode);
     p.lb = lo.head(nlocal), p.ub = hi.head(nlocal);
   }
   evaluations_ = 0;
@@ -379,7 +385,7 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
     comm_width_ = 1;
     comm_.assign(static_cast<std::size_t>(nall), 0.0);
     try {
-      const EnsembleResult r = ensemble_->evaluate(s, geometry, mode_, Derivatives::moments);
+      const EnsembleResult r = ensemble_->evaluate(s, geometry, relax_options_.mode, Derivatives::moments);
       std::copy(r.mean.dE_dm.data(), r.mean.dE_dm.data() + nall, comm_.data());
       local = r.mean.site_energies.head(nlocal).sum();
     } catch (const std::exception&) {
@@ -393,11 +399,11 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
     return all_ok == 1 && std::isfinite(e);
   };
   p.converged = [&](const Eigen::VectorXd& m, const Eigen::VectorXd& g) {
-    return max(optimize::projected_max(m, g, p.lb, p.ub)) <= mmax_;
+    return max(optimize::projected_max(m, g, p.lb, p.ub)) <= relax_options_.mmax;
   };
   p.step_limit = [&](const Eigen::VectorXd&, const Eigen::VectorXd& d) {
     const double big = p.reduce.max_abs(d);
-    return big > 0 ? max_moment_step_ / big : inf;
+    return big > 0 ? relax_options_.max_moment_step / big : inf;
   };
   // Start from the quadratic extrapolation of each atom's last three relaxed moments (as serve
   // does for a bead), kept per atom ID on the rank that owns the atom (an atom that just
@@ -418,7 +424,7 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
   optimize::Lbfgs solver(&history_s_, &history_y_);
   solver.initial_inverse_curvature = 1.0;  // moment curvatures are of order 1 eV/μB²
   solver.diagonal_scaling = true;
-  const optimize::Outcome outcome = solver.minimize(p, m, e, g, max_steps_);
+  const optimize::Outcome outcome = solver.minimize(p, m, e, g, relax_options_.max_steps);
   std::copy(m.data(), m.data() + nlocal, magmom);  // the accepted point
   comm->forward_comm_pair(this);
   std::unordered_map<tagint, Past> past;

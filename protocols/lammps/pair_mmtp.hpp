@@ -10,6 +10,7 @@
 
 #include "lammps_headers.hpp"
 #include "mmtp/ensemble.hpp"
+#include "mmtp/relax.hpp"
 
 namespace mmtp::lammps {
 
@@ -66,10 +67,10 @@ class PairMMTP : public LAMMPS_NS::Pair {
   std::unique_ptr<Ensemble> ensemble_;
   std::vector<int> type_of_;  ///< LAMMPS type → the potential's type (−1: NULL)
   std::vector<std::string> files_;
-  EvalMode mode_ = EvalMode::symmetrized;
-  bool relax_ = false, bound_ = true, unconverged_error_ = false;
-  double max_std_ = 0.05, alpha_ = 0.0, mmax_ = 1e-4, max_moment_step_ = 0.5;
-  int max_steps_ = 500;
+  bool relax_ = false, unconverged_error_ = false;
+  double alpha_ = 0.0;
+  MomentRelaxOptions relax_options_;  ///< mmax, max_steps, max_moment_step, bound_moments, mode: serve's defaults
+  TrainedRegion region_;              ///< max_std
 
   int magmom_ = -1;           ///< atom->dvector index of d_magmom
   std::vector<double> comm_;  ///< reverse-communicated per-atom values, comm_width_ per atom
