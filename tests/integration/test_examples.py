@@ -65,6 +65,14 @@ fit = re.search(r"calibration valid: errors as N\(0, \(a std\)² \+ s0²\): a = 
 assert fit and abs(float(fit.group(1)) - 2) < 0.15 and abs(float(fit.group(2)) - 3) < 0.3, text
 # Their band's median is above 0.5, so the floor that would bring it to 0.5 is above theirs.
 assert float(fit.group(3)) > 0.5 and float(fit.group(4)) > float(fit.group(2)), text
+# Mixed cell sizes: one line per atom count with that group's RMSE and share within 2 std
+# (2-atom errors 3 and 5 meV/atom, std 2: RMSE 4.123, 50 %; 8-atom 30 meV/atom, std 20: 100 %).
+recs = [{"atoms": n, "energy": 1e-3 * e, "energy_dft": 0.0, "energy_std": 1e-3 * s}
+        for n, e, s in ((2, 3.0, 2.0), (2, -5.0, 2.0), (8, 30.0, 20.0))]
+json.dump({"committee_alpha": 1.0, "valid": {"structures": recs}}, open(os.path.join(out, "sizes.report.json"), "w"))
+text = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "sizes.report.json"), "-o", out]).stdout
+assert "size valid 2 atoms: 2 structures, energy RMSE 4.123 meV/atom, 50 % within 2 std" in text, text
+assert "size valid 8 atoms: 1 structures, energy RMSE 30 meV/atom, 100 % within 2 std" in text, text
 r = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "missing.json")], expect_rc=1)
 assert r.stderr.startswith("parity: ") and "missing.json" in r.stderr, r.stderr
 
