@@ -12,9 +12,11 @@ the data's lattice parameter for its x, with moments ferromagnetic (Fe 2.2 μB, 
 `--random-starts` random-sign starts (Fe 0.5-3 μB), and is relaxed jointly (mmtp.relax: cell
 full, positions, moments bounded to their trained range); the lowest energy is kept.
 
-For the kept state, each committee member relaxes it again alone (starting there: a few steps),
-so that every reported quantity has a member spread; the std is that spread times the
-committee's α (as the committee's energy std). Per cell: a = (2V/N)^(1/3) [Å], the mean Fe
+For the kept state, each committee member relaxes it again alone (starting there), so that the
+lattice parameter and the moments have a member spread; their std is that spread times the
+committee's α (as the committee's energy std). The energies' std is the committee's energy std
+at the kept state and at the references (α applied), combined in quadrature with the weights of
+the formula (correlations between cells neglected). Per cell: a = (2V/N)^(1/3) [Å], the mean Fe
 moment [μB] (signed; and its mean |m|), the total magnetisation per atom [μB], and the formation
 energy per atom E_f = E/N − (1−x)·E(bcc Fe) − x·E(Al ref) [meV/atom], with references relaxed
 the same way: bcc Fe (2 atoms, ferromagnetic) and fcc Al (4 atoms; outside the Fe-Al data, its
@@ -77,6 +79,7 @@ def properties(atoms, energy, refs):
     sym = np.array(atoms.get_chemical_symbols())
     x = (sym == "Al").mean()
     m = atoms.get_initial_magnetic_moments()
+    m = -m if m.sum() < 0 else m  # E_symm(M) = E_symm(−M) (Eq. 6): report the state with M ≥ 0
     fe = m[sym == "Fe"]
     a = (2 * atoms.get_volume() / n) ** (1 / 3)
     ef = 1000 * (energy / n - (1 - x) * refs["Fe"] - x * refs["Al"])
@@ -108,15 +111,12 @@ def main():
     ref_cells = {"Fe": bulk("Fe", "bcc", a=2.83, cubic=True), "Al": bulk("Al", "fcc", a=4.04, cubic=True),
                  "FeAl": bulk("FeAl", "cesiumchloride", a=2.88)}
     ref_moments = {"Fe": [2.2, 2.2], "Al": [0.0] * 4, "FeAl": [1.0, 0.0]}
-    refs, member_refs, ref_std = {}, [dict() for _ in members], {}
+    refs, ref_std = {}, {}
     for name, atoms in ref_cells.items():
         atoms.set_initial_magnetic_moments(ref_moments[name])
         relaxed, rep = mmtp.relax(atoms, pot, cell="full", max_steps=500)
         refs[name] = rep["energy"] / len(atoms)
         ref_std[name] = 1000 * rep["energy_std"] / len(atoms)
-        for q, mem in enumerate(members):
-            _, r = mmtp.relax(relaxed, mem, cell="full", max_steps=300)
-            member_refs[q][name] = r["energy"] / len(atoms)
     print(f"references (eV/atom): bcc Fe {refs['Fe']:.4f} (std {ref_std['Fe']:.1f} meV/atom), fcc Al {refs['Al']:.4f} "
           f"(std {ref_std['Al']:.1f}), B2 FeAl {refs['FeAl']:.4f} (std {ref_std['FeAl']:.1f})")
 
@@ -139,16 +139,17 @@ def main():
         starts = [cell_of(species, reps, rng, "ferro")] + [cell_of(species, reps, rng, "random") for _ in range(a.random_starts)]
         relaxed, rep = relax_best(mmtp, pot, starts)
         p = properties(relaxed, rep["energy"], refs)
-        per_member = []
-        for q, mem in enumerate(members):
-            r_q, rep_q = mmtp.relax(relaxed, mem, cell="full", max_steps=300)
-            per_member.append(properties(r_q, rep_q["energy"], member_refs[q]))
-        std = {key: alpha * np.std([pm[key] for pm in per_member]) for key in p}
+        per_member = [properties(mmtp.relax(relaxed, mem, cell="full", max_steps=300)[0], rep["energy"], refs)
+                      for mem in members]
+        std = {key: alpha * np.std([pm[key] for pm in per_member]) for key in ("a", "m_fe", "m_total")}
         dt = time.time() - t0
         n = len(species)
         x = species.count("Al") / n
+        e_std = 1000 * rep["energy_std"] / n
+        std["e_f"] = np.sqrt(e_std ** 2 + ((1 - x) * ref_std["Fe"]) ** 2 + (x * ref_std["Al"]) ** 2)
+        std["mixing"] = np.sqrt(e_std ** 2 + ((1 - 2 * x) * ref_std["Fe"]) ** 2 + (2 * x * ref_std["FeAl"]) ** 2)
         row = [name, n, x, p["a"], std["a"], p["m_fe"], std["m_fe"], p["abs_m_fe"], p["m_total"], std["m_total"], p["e_f"],
-               std["e_f"], p["mixing"], std["mixing"], 1000 * rep["energy_std"] / n, rep["status"], dt]
+               std["e_f"], p["mixing"], std["mixing"], e_std, rep["status"], dt]
         rows.append(row)
         print("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row), flush=True)
         if name == "random 16" and species.count("Al") in (2, 4, 6, 8):

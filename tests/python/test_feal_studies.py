@@ -1,0 +1,68 @@
+"""The FeAl studies beyond 4 atoms (issue 23), run small with the shipped committee:
+examples/feal/reliability.py (its table adds up and each row's verdict follows its numbers),
+examples/feal/alloys.py (bcc Fe and B2 FeAl reproduce their own references; table, plot and
+cells for the cDFT check written) and examples/feal/explore_alloys.py (it selects the
+snapshot with the largest committee std)."""
+import os
+import re
+import subprocess
+
+import numpy as np
+from ase.io import read
+
+DATA = os.path.abspath(os.environ["MMTP_TEST_DATA_DIR"])
+ROOT = os.path.dirname(os.path.dirname(DATA))
+FEAL = os.path.join(ROOT, "examples", "feal")
+
+
+def run(script, *args):
+    r = subprocess.run(["/usr/bin/python3", os.path.join(FEAL, script), *args], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_reliability_table_adds_up():
+    out = run("reliability.py", "--random", "1", "--seed", "3", "--max-steps", "300")
+    rows = [line.split("\t") for line in out.splitlines() if re.match(r"(random-\d+|B2|D03|bccFe)\t", line)]
+    assert len(rows) == 12, out  # (1 random + 3 ordered) starts × 3 cell modes
+    for r in rows:
+        status, fmax, mmax, stress, reliable = r[3], float(r[5]), float(r[6]), float(r[7]), r[10] == "True"
+        assert reliable == (status == "converged" and fmax <= 0.01 and mmax <= 0.01 and stress <= 0.1), r
+    table = {m.group(1): [int(v) for v in m.groups()[1:]]
+             for m in re.finditer(r"^\| (none|hydrostatic|full|all) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
+                                  out, re.M)}
+    assert table["all"] == [sum(table[m][k] for m in ("none", "hydrostatic", "full")) for k in range(7)], out
+    assert table["all"][0] == 12 and table["all"][1] == sum(r[10] == "True" for r in rows), out
+    ok = table["all"][1]
+    assert f"reliability: {ok}/12 = {100 * ok / 12:.1f} %" in out, out
+
+
+def test_alloys_small(tmp_path):
+    out = run("alloys.py", "--sizes", "16", "--random-starts", "0", "--out", str(tmp_path))
+    header, *rows = [line.split("\t") for line in open(tmp_path / "alloys.tsv").read().splitlines()]
+    assert len(rows) == 11, out  # x = 0 … 1/2 in sixteenths, B2, D0_3
+    col = {name: k for k, name in enumerate(header)}
+    fe = next(r for r in rows if r[0] == "random 16" and float(r[col["x_Al"]]) == 0.0)
+    b2 = next(r for r in rows if r[0] == "B2 FeAl")
+    # A 16-atom bcc Fe cell relaxes to the 2-atom reference: formation energy 0, a near 2.83 Å.
+    assert abs(float(fe[col["E_f_meV"]])) < 0.5 and abs(float(fe[col["a_A"]]) / 2.83 - 1) < 0.01, fe
+    # B2 FeAl (16 atoms) against its 2-atom reference: mixing energy 0; M ≥ 0 reported.
+    assert abs(float(b2[col["mixing_meV"]])) < 0.5 and float(b2[col["m_total"]]) >= 0, b2
+    for r in rows:
+        assert float(r[col["E_f_std"]]) > 0 and float(r[col["seconds"]]) > 0, r
+    assert os.path.getsize(tmp_path / "alloys.png") > 10000
+    checks = read(tmp_path / "check.xyz", index=":")
+    assert [round(16 * c.get_chemical_symbols().count("Al") / len(c)) for c in checks] == [2, 4, 6, 8]
+    assert all(np.abs(c.get_initial_magnetic_moments()).max() > 0.5 for c in checks)
+
+
+def test_explore_selects_largest_std(tmp_path):
+    run("explore_alloys.py", "--out", str(tmp_path), "--seed", "5", "--starts8", "2", "--starts16", "1",
+        "--select8", "1", "--select16", "1")
+    pool = [line.split("\t") for line in open(tmp_path / "pool.tsv").read().splitlines()[1:]]
+    for n in (8, 16):
+        stds = [float(p[4]) for p in pool if int(p[2]) == n]
+        chosen = read(tmp_path / f"selected-{n}.xyz", index=":")
+        assert len(chosen) == 1 and len(chosen[0]) == n
+        assert abs(chosen[0].info["committee_std_meV_per_atom"] - max(stds)) < 1e-2, (stds, chosen[0].info)
