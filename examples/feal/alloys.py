@@ -4,13 +4,17 @@ composition with the committee — lattice parameter, magnetic moments and forma
 with its committee std.
 
     PYTHONPATH=build/python examples/feal/alloys.py [-p POT.mtp ...] [--sizes 16,128] [--random-starts 3]
-        [--seed 1] [--out DIR] [--cdft-check RUNS]
+        [--max-std 0.05] [--seed 1] [--out DIR] [--cdft-check RUNS]
 
 Cells: random Fe(1-x)Al(x) of 16 atoms (2x2x2 cubic bcc cells) and 128 atoms (4x4x4) at
 x = 0, 1/16, ..., 1/2, and the ordered B2 FeAl and D0_3 Fe3Al (16 atoms). Each cell starts at
 the data's lattice parameter for its x, with moments ferromagnetic (Fe 2.2 μB, Al 0) and with
 `--random-starts` random-sign starts (Fe 0.5-3 μB), and is relaxed jointly (mmtp.relax: cell
-full, positions, moments bounded to their trained range); the lowest energy is kept.
+full, positions, moments bounded to their trained range, the committee std reported but not
+stopping the run). Kept: the lowest energy among the converged states inside the trained region
+(std ≤ `--max-std`, 50 meV/atom as mmtp's relaxer) — outside it the lowest energy is as likely
+an artefact of the fit as a state (a random-moment bcc Fe cell "below" ferromagnetic bcc Fe at
+a std of 78 meV/atom, seen) — else the converged state with the smallest std.
 
 For the kept state, each committee member relaxes it again alone (starting there), so that the
 lattice parameter and the moments have a member spread; their std is that spread times the
@@ -63,12 +67,14 @@ def cell_of(species, reps, rng, moments):
     return atoms
 
 
-def relax_best(mmtp, pot, starts):
-    """The lowest-energy converged relaxation of the starts (or the lowest of all if none converged)."""
+def relax_best(mmtp, pot, starts, max_std):
+    """The lowest-energy converged relaxation of the starts whose committee std per atom is at most
+    max_std [eV/atom]; else the converged one (else any) with the smallest std."""
     best = None
     for atoms in starts:
         relaxed, rep = mmtp.relax(atoms, pot, cell="full", max_steps=1500)
-        key = (rep["status"] != "converged", rep["energy"])
+        std = rep["energy_std"] / len(atoms)
+        key = (rep["status"] != "converged", std > max_std, rep["energy"] if std <= max_std else std)
         if best is None or key < best[0]:
             best = (key, relaxed, rep)
     return best[1], best[2]
@@ -93,6 +99,7 @@ def main():
     ap.add_argument("-p", dest="pots", action="append")
     ap.add_argument("--sizes", default="16,128")
     ap.add_argument("--random-starts", type=int, default=3)
+    ap.add_argument("--max-std", type=float, default=0.05, help="trained region: committee std [eV/atom]")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="alloys-out")
     ap.add_argument("--cdft-check", help="folder of tools/abinit-cdft --label runs of DIR/check.xyz")
@@ -137,7 +144,7 @@ def main():
     for name, species, reps in cells:
         t0 = time.time()
         starts = [cell_of(species, reps, rng, "ferro")] + [cell_of(species, reps, rng, "random") for _ in range(a.random_starts)]
-        relaxed, rep = relax_best(mmtp, pot, starts)
+        relaxed, rep = relax_best(mmtp, pot, starts, a.max_std)
         p = properties(relaxed, rep["energy"], refs)
         per_member = [properties(mmtp.relax(relaxed, mem, cell="full", max_steps=300)[0], rep["energy"], refs)
                       for mem in members]
