@@ -111,6 +111,7 @@ void PairMMTP::settings(int narg, char** arg) {
   } catch (const std::exception& e) {
     error->all(FLERR, std::string(where) + e.what());
   }
+  forget_moment_history();  // new settings (symmetrized or raw, bounds): start afresh
 }
 
 void PairMMTP::coeff(int narg, char** arg) {
@@ -142,6 +143,7 @@ void PairMMTP::coeff(int narg, char** arg) {
     for (int j = i; j <= ntypes; ++j) setflag[i][j] = 1;
   // Reverse communication: per committee member the force and dE/dm of each ghost.
   comm_reverse = comm_reverse_off = 4 * static_cast<int>(ensemble_->members().size());
+  forget_moment_history();  // another model: its moments and curvatures differ
 }
 
 int PairMMTP::property(const char* name) const {
@@ -165,8 +167,12 @@ void PairMMTP::init_style() {
                           "needs the magnetic moments [μB] as a per-atom property: fix property/atom d_magmom ghost yes "
                           "(then read_data ... fix ID NULL Moments, or set ... d_magmom)");
   if (relax_ && magmom_ < 0) error->all(FLERR, std::string(where) + "moments relax needs d_magmom");
+}
+
+void PairMMTP::forget_moment_history() {
   history_s_.clear();
   history_y_.clear();
+  past_.clear();
 }
 
 double PairMMTP::init_one(int i, int j) {
@@ -235,7 +241,9 @@ EnsembleResult PairMMTP::evaluate(Structure& s) {
   if (relax_) relax_moments(s, geometry);
   EnsembleResult r;
   try {
-    r = ensemble_->evaluate(s, nl, relax_options_.mode, vflag_atom ? Derivatives::all_and_site_virials : Derivatives::all);
+    const Derivatives what = vflag_atom ? Derivatives::all_and_site_virials : Derivatives::all;
+    r = relax_ ? ensemble_->evaluate(s, geometry, relax_options_.mode, what)  // the step's geometry once
+               : ensemble_->evaluate(s, nl, relax_options_.mode, what);
   } catch (const std::exception& e) {
     ok = 0, what = e.what();
   }

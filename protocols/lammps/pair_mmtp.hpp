@@ -61,6 +61,9 @@ class PairMMTP : public LAMMPS_NS::Pair {
   /// Minimises E over the moments of all ranks at fixed positions (distributed L-BFGS); the
   /// result is in d_magmom and s.magmoms.
   void relax_moments(Structure& s, const std::vector<Geometry>& geometry);
+  /// Drops the moment relaxation's memory (L-BFGS pairs, each atom's last relaxed moments): on
+  /// new settings or potentials. A new `run` keeps it, so MD continues where it stopped.
+  void forget_moment_history();
   double sum(double x) const;
   double max(double x) const;
 
