@@ -80,18 +80,22 @@ def relax_best(mmtp, pot, starts, max_std):
     return best[1], best[2]
 
 
-def properties(atoms, energy, refs):
+def structure_properties(atoms):
+    """a = (2V/N)^(1/3) [Å], the mean Fe moment and its mean |m| [μB], the magnetisation per atom [μB]."""
     n = len(atoms)
     sym = np.array(atoms.get_chemical_symbols())
-    x = (sym == "Al").mean()
     m = atoms.get_initial_magnetic_moments()
     m = -m if m.sum() < 0 else m  # E_symm(M) = E_symm(−M) (Eq. 6): report the state with M ≥ 0
     fe = m[sym == "Fe"]
-    a = (2 * atoms.get_volume() / n) ** (1 / 3)
+    return dict(a=(2 * atoms.get_volume() / n) ** (1 / 3), m_fe=fe.mean() if fe.size else 0.0,
+                abs_m_fe=np.abs(fe).mean() if fe.size else 0.0, m_total=m.sum() / n)
+
+
+def energies(energy, n, x, refs):
+    """Formation energy against bcc Fe and fcc Al, and mixing energy on the Fe–FeAl line [meV/atom]."""
     ef = 1000 * (energy / n - (1 - x) * refs["Fe"] - x * refs["Al"])
     mix = 1000 * (energy / n - (1 - 2 * x) * refs["Fe"] - 2 * x * refs["FeAl"]) if x <= 0.5 else float("nan")
-    return dict(a=a, m_fe=fe.mean() if fe.size else 0.0, abs_m_fe=np.abs(fe).mean() if fe.size else 0.0,
-                m_total=m.sum() / n, e_f=ef, mixing=mix)
+    return dict(e_f=ef, mixing=mix)
 
 
 def main():
@@ -145,13 +149,12 @@ def main():
         t0 = time.time()
         starts = [cell_of(species, reps, rng, "ferro")] + [cell_of(species, reps, rng, "random") for _ in range(a.random_starts)]
         relaxed, rep = relax_best(mmtp, pot, starts, a.max_std)
-        p = properties(relaxed, rep["energy"], refs)
-        per_member = [properties(mmtp.relax(relaxed, mem, cell="full", max_steps=300)[0], rep["energy"], refs)
-                      for mem in members]
-        std = {key: alpha * np.std([pm[key] for pm in per_member]) for key in ("a", "m_fe", "m_total")}
-        dt = time.time() - t0
         n = len(species)
         x = species.count("Al") / n
+        p = {**structure_properties(relaxed), **energies(rep["energy"], n, x, refs)}
+        per_member = [structure_properties(mmtp.relax(relaxed, mem, cell="full", max_steps=300)[0]) for mem in members]
+        std = {key: alpha * np.std([pm[key] for pm in per_member]) for key in ("a", "m_fe", "m_total")}
+        dt = time.time() - t0
         e_std = 1000 * rep["energy_std"] / n
         std["e_f"] = np.sqrt(e_std ** 2 + ((1 - x) * ref_std["Fe"]) ** 2 + (x * ref_std["Al"]) ** 2)
         std["mixing"] = np.sqrt(e_std ** 2 + ((1 - 2 * x) * ref_std["Fe"]) ** 2 + (2 * x * ref_std["FeAl"]) ** 2)
