@@ -14,7 +14,8 @@ full, positions, moments bounded to their trained range, the committee std repor
 stopping the run). Kept: the lowest energy among the converged states inside the trained region
 (std ≤ `--max-std`, 50 meV/atom as mmtp's relaxer) — outside it the lowest energy is as likely
 an artefact of the fit as a state (a random-moment bcc Fe cell "below" ferromagnetic bcc Fe at
-a std of 78 meV/atom, seen) — else the converged state with the smallest std.
+a std of 78 meV/atom, seen) — else the converged state with the smallest std, whose status
+then ends in ",outside" (and a warning lists those cells): an extrapolation, never silent.
 
 For the kept state, each committee member relaxes it again alone (starting there), so that the
 lattice parameter and the moments have a member spread; their std is that spread times the
@@ -141,7 +142,7 @@ def main():
             cells.append((f"random {n}", species, reps))
     cells += [("B2 FeAl", ordered("B2"), (2, 2, 2)), ("D0_3 Fe3Al", ordered("D03"), (2, 2, 2))]
 
-    rows, checks = [], []
+    rows, checks, outside = [], [], []
     header = ("cell\tatoms\tx_Al\ta_A\ta_std\tm_Fe\tm_Fe_std\tabs_m_Fe\tm_total\tm_total_std\tE_f_meV\tE_f_std\t"
               "mixing_meV\tmixing_std\tstd_meV_per_atom\tstatus\tseconds")
     print(header)
@@ -158,8 +159,11 @@ def main():
         e_std = 1000 * rep["energy_std"] / n
         std["e_f"] = np.sqrt(e_std ** 2 + ((1 - x) * ref_std["Fe"]) ** 2 + (x * ref_std["Al"]) ** 2)
         std["mixing"] = np.sqrt(e_std ** 2 + ((1 - 2 * x) * ref_std["Fe"]) ** 2 + (2 * x * ref_std["FeAl"]) ** 2)
+        status = rep["status"] + (",outside" if e_std > 1000 * a.max_std else "")  # never silently extrapolated
+        if e_std > 1000 * a.max_std:
+            outside.append(f"{name} x={x:.4f}")
         row = [name, n, x, p["a"], std["a"], p["m_fe"], std["m_fe"], p["abs_m_fe"], p["m_total"], std["m_total"], p["e_f"],
-               std["e_f"], p["mixing"], std["mixing"], e_std, rep["status"], dt]
+               std["e_f"], p["mixing"], std["mixing"], e_std, status, dt]
         rows.append(row)
         print("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row), flush=True)
         if name == "random 16" and species.count("Al") in (2, 4, 6, 8):
@@ -171,6 +175,9 @@ def main():
             f.write("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row) + "\n")
     write(os.path.join(a.out, "check.xyz"), checks, format="extxyz")
     plot(rows, os.path.join(a.out, "alloys.png"))
+    if outside:
+        print(f"warning: {len(outside)} cells kept a state outside the trained region (committee std above "
+              f"{1000 * a.max_std:g} meV/atom; status ',outside'): their numbers are extrapolations: {', '.join(outside)}")
     print(f"wrote {a.out}/alloys.tsv, alloys.png and check.xyz ({len(checks)} cells for the direct cDFT check)")
     return 0
 

@@ -51,6 +51,9 @@ def test_alloys_small(tmp_path):
     assert abs(float(b2[col["mixing_meV"]])) < 0.5 and float(b2[col["m_total"]]) >= 0, b2
     for r in rows:
         assert float(r[col["E_f_std"]]) > 0 and float(r[col["seconds"]]) > 0, r
+        # A state outside the trained region (std above --max-std, 50 meV/atom) says so.
+        assert r[col["status"]].endswith(",outside") == (float(r[col["std_meV_per_atom"]]) > 50), r
+    assert ("cells kept a state outside the trained region" in out) == any(r[col["status"]].endswith(",outside") for r in rows)
     assert os.path.getsize(tmp_path / "alloys.png") > 10000
     checks = read(tmp_path / "check.xyz", index=":")
     assert [round(16 * c.get_chemical_symbols().count("Al") / len(c)) for c in checks] == [2, 4, 6, 8]
