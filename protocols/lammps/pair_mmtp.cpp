@@ -241,9 +241,9 @@ EnsembleResult PairMMTP::evaluate(Structure& s) {
   if (relax_) relax_moments(s, geometry);
   EnsembleResult r;
   try {
-    const Derivatives what = vflag_atom ? Derivatives::all_and_site_virials : Derivatives::all;
-    r = relax_ ? ensemble_->evaluate(s, geometry, relax_options_.mode, what)  // the step's geometry once
-               : ensemble_->evaluate(s, nl, relax_options_.mode, what);
+    const Derivatives derivatives = vflag_atom ? Derivatives::all_and_site_virials : Derivatives::all;
+    r = relax_ ? ensemble_->evaluate(s, geometry, relax_options_.mode, derivatives)  // the step's geometry once
+               : ensemble_->evaluate(s, nl, relax_options_.mode, derivatives);
   } catch (const std::exception& e) {
     ok = 0, what = e.what();
   }
