@@ -54,6 +54,9 @@ Points periodic_points(const Structure& s, double cutoff) {
   if (!(det > 1e-9 * h.col(0).norm() * h.col(1).norm() * h.col(2).norm()) || !std::isfinite(det))
     throw InputError("singular cell: the lattice vectors are (nearly) linearly dependent");
   Eigen::Matrix3Xd frac = h.inverse() * s.positions;
+  if (!frac.allFinite())
+    throw InputError("atom positions are not finite in the cell's fractional coordinates "
+                     "(a position far outside a tiny cell, or not a number)");
   std::array<int, 3> images{0, 0, 0};
   std::array<double, 3> margin{0, 0, 0};
   for (int d = 0; d < 3; ++d) {

@@ -8,6 +8,7 @@
 # Limits: 10 s per input, 2 GiB of RSS, inputs up to 64 KiB.
 set -euo pipefail
 limit=()
+launch=()
 if [ "${1:-}" = --seed ]; then
   [ "${3:-}" = --runs ] || { echo "run.sh: --seed S needs --runs N" >&2; exit 2; }
   limit=(-seed="$2" -runs="$4")
@@ -15,11 +16,14 @@ if [ "${1:-}" = --seed ]; then
   binary=$1 work=$2
   shift 2
   rm -rf "$work/corpus"  # the same seed from the same start: the same inputs
+  # Address-space randomisation off where the machine allows it: libFuzzer's comparison
+  # dictionary records the values a target compares, pointers included.
+  if setarch "$(uname -m)" -R true 2>/dev/null; then launch=(setarch "$(uname -m)" -R); fi
 else
   binary=$1 seconds=$2 work=$3
   shift 3
   limit=(-max_total_time="$seconds")
 fi
 mkdir -p "$work/corpus" "$work/artifacts"
-exec "$binary" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+exec "${launch[@]}" "$binary" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" "$@"
