@@ -110,5 +110,19 @@ TEST(NeighborList, SingularCellIsRejected) {
   EXPECT_THROW(NeighborList::build(s, 5.0), InputError);
 }
 
+// Fuzz finding (tests/fuzz/regressions/ipi/fractional-coordinates-inf-nan-to-int): a finite
+// position so far outside a tiny cell that its fractional coordinate overflows to inf.
+TEST(NeighborList, OverflowingFractionalCoordinateIsRejected) {
+  Structure s = test::structure("tric4_2sp.cfg");
+  s.cell *= 1e-4;
+  s.positions(0, 0) = 1e306;
+  try {
+    NeighborList::build(s, 5.0);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("fractional coordinates"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mmtp
