@@ -167,6 +167,38 @@ inline void magnetic_basis(const MomentScale& ms, int type, const T& m, double s
   for (int a = 0; a < M; ++a) dpsi[a] = dpsi[a] * dx_dm;
 }
 
+/// out.row(r) = X.row(x)·Y.row(y), element-wise over the first nn columns; for double and dual rows.
+inline void row_times(const RowArray<double>& X, Index x, const RowArray<double>& Y, Index y, Index nn,
+                      RowArray<double>& out, Index r) {
+  out.row(r).head(nn) = X.row(x).head(nn) * Y.row(y).head(nn);
+}
+inline void row_times(const DualRows& X, Index x, const DualRows& Y, Index y, Index nn, DualRows& out, Index r) {
+  out.v.row(r).head(nn) = X.v.row(x).head(nn) * Y.v.row(y).head(nn);
+  out.d.row(r).head(nn) = X.d.row(x).head(nn) * Y.v.row(y).head(nn) + X.v.row(x).head(nn) * Y.d.row(y).head(nn);
+}
+inline void set_element(RowArray<double>& a, Index r, Index c, double x) { a(r, c) = x; }
+inline void set_element(DualRows& a, Index r, Index c, const Dual& x) { a.set(r, c, x); }
+
+/// Eq. 4, the neighbours' part, for evaluation (SitePass) and training (fit::dual_energy_gradient)
+/// alike: for each neighbour k < nn, whose species and moment [μB] are `neighbour(k)` (a pair),
+/// psi(b, k) = ψ_b(σ·m) (M × nn; dpsi(b, k) = ∂ψ_b/∂m when dpsi is not null) and
+/// G(ξ·M + b, k) = Q_ξ(r_ij)·ψ_b(σ·m) ((R·M) × nn). The arrays are sized by the caller.
+template <class T, class Neighbour>
+void neighbour_basis(const MomentScale& ms, Index nn, const Neighbour& neighbour, double sigma, int M, int R,
+                     const Rows<T>& Q, Rows<T>& psi, Rows<T>* dpsi, Rows<T>& G) {
+  for (Index k = 0; k < nn; ++k) {
+    T t[max_magnetic_basis], dt[max_magnetic_basis];
+    const auto [type, m] = neighbour(k);
+    magnetic_basis<T>(ms, type, m, sigma, M, t, dt);
+    for (int b = 0; b < M; ++b) {
+      set_element(psi, b, k, t[b]);
+      if (dpsi) set_element(*dpsi, b, k, dt[b]);
+    }
+  }
+  for (int x = 0; x < R; ++x)
+    for (int b = 0; b < M; ++b) row_times(Q, x, psi, b, nn, G, x * M + b);
+}
+
 /// The central atom's part of Eq. 4: C[(t·NR + μ)·W + ξ·M + b] = Σ_a c[z_i][t][μ][ξ][a][b]·ψ_a(m_i)
 /// for every neighbour species t (W = R·M). Without moments every ψ is 1 and the neighbour's
 /// index b is summed too (W = R), as MLIP-3 does. `dpsi_i` gives Cd = ∂C/∂m_i alike (may be null).

@@ -306,20 +306,13 @@ void SitePass::site(const Structure& s, const SiteGeometry& g, Index i, bool mag
     const double sigma = equations::SpinInversion::sigma(sg);
     if (magnetic) equations::magnetic_basis(tb.scale, ti, s.magmoms[i], sigma, M, psi_i[sg], dpsi_i[sg]);
     if (!magnetic || sg >= bases) continue;
-    for (Index k = 0; k < nn; ++k) {
-      double t[equations::max_magnetic_basis], dt[equations::max_magnetic_basis];
-      const int j = g.atom[k];
-      equations::magnetic_basis(tb.scale, s.species[j], s.magmoms[j], sigma, M, t, dt);
+    equations::neighbour_basis<double>(
+        tb.scale, nn, [&](Index k) { return std::pair{s.species[g.atom[k]], s.magmoms[g.atom[k]]}; }, sigma, M, R, g.Q,
+        w.psi_j[sg], &w.dpsi_j[sg], w.G[sg]);
+    for (int x = 0; x < R; ++x)  // and its derivatives in r and m_j
       for (int b = 0; b < M; ++b) {
-        w.psi_j[sg](b, k) = t[b];
-        w.dpsi_j[sg](b, k) = dt[b];
-      }
-    }
-    for (int x = 0; x < R; ++x)
-      for (int b = 0; b < M; ++b) {
-        w.G[sg].row(x * M + b).head(nn) = g.Q.row(x) * w.psi_j[sg].row(b).head(nn);
-        if (forces) w.Gr[sg].row(x * M + b).head(nn) = g.dQ.row(x) * w.psi_j[sg].row(b).head(nn);
-        w.Gm[sg].row(x * M + b).head(nn) = g.Q.row(x) * w.dpsi_j[sg].row(b).head(nn);
+        if (forces) equations::row_times(g.dQ, x, w.psi_j[sg], b, nn, w.Gr[sg], x * M + b);
+        equations::row_times(g.Q, x, w.dpsi_j[sg], b, nn, w.Gm[sg], x * M + b);
       }
   }
 

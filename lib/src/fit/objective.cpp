@@ -81,18 +81,10 @@ void dual_energy_gradient(const MagneticMtp& model, const equations::MomentScale
       const bool mirrored = sg == 1 && scale.symmetric;  // the neighbours' basis of sign + serves
       if (magnetic) equations::magnetic_basis(scale, ti, Dual(s.magmoms[i], dm[i]), sigma, M, psi_i[sg], dpsi);
       if (magnetic && !mirrored) {
-        for (Index k = 0; k < nn; ++k) {
-          Dual t[equations::max_magnetic_basis];
-          const int j = g.atom[k];
-          equations::magnetic_basis(scale, s.species[j], Dual(s.magmoms[j], dm[j]), sigma, M, t, dpsi);
-          for (int b = 0; b < M; ++b) w.psi_j.set(b, k, t[b]);
-        }
         w.G[sg].resize(width, nn);
-        for (int x = 0; x < R; ++x)
-          for (int b = 0; b < M; ++b) {  // G = Q_ξ·ψ_b in dual numbers
-            w.G[sg].v.row(x * M + b) = w.Q.v.row(x) * w.psi_j.v.row(b);
-            w.G[sg].d.row(x * M + b) = w.Q.d.row(x) * w.psi_j.v.row(b) + w.Q.v.row(x) * w.psi_j.d.row(b);
-          }
+        equations::neighbour_basis<Dual>(
+            scale, nn, [&](Index k) { return std::pair{s.species[g.atom[k]], Dual(s.magmoms[g.atom[k]], dm[g.atom[k]])}; },
+            sigma, M, R, w.Q, w.psi_j, nullptr, w.G[sg]);
       }
       equations::contract_central<Dual>(p, ti, magnetic, psi_i[sg], nullptr, w.C, nullptr);
       if (magnetic && mirrored) equations::mirror_odd(w.C, M);
