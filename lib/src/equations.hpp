@@ -330,42 +330,15 @@ inline std::vector<Contraction> contraction_schedule(const MtpParameters& p) {
   return out;
 }
 
-/// Eq. 2 for both signs of Eq. 6 at once (SignPair lanes; the basic moments from moment_tensors):
-/// the basis functions B_α (contractions of moment tensors, formed by the products of
-/// alpha_index_times in the order of contraction_schedule) and the site energy
-/// E_i = Σ_s w_s·(s_{z_i} + Σ_α ξ_α B_α(s)) [eV] with w = SpinInversion::lane_weights(), returned.
-/// Then the reverse sweep: adj[k] = w_s·∂E_i(s)/∂M_k(s) for every moment k, per lane.
-template <class T>
-T site_energy(const MtpParameters& p, const std::vector<Contraction>& schedule, int ti, std::vector<SignPair<T>>& mom,
-              std::vector<SignPair<T>>& adj, const Eigen::Array2d& weights) {
-  auto& m = mom;
-  for (const Contraction& c : schedule) m[c.out] += c.mult * (m[c.left] * m[c.right]);
-  SignPair<T> e = zero_pair<T>();
-  e += Eigen::Array2d::Constant(p.species_coeffs[static_cast<std::size_t>(ti)]);
-  adj.assign(mom.size(), zero_pair<T>());
-  auto& g = adj;
-  for (int a = 0; a < p.alpha_scalar_moments(); ++a) {
-    const double xi = p.moment_coeffs[static_cast<std::size_t>(a)];
-    e += xi * m[p.alpha_moment_mapping[a]];
-    g[p.alpha_moment_mapping[a]] += xi * weights;
-  }
-  for (auto c = schedule.rbegin(); c != schedule.rend(); ++c) {
-    const SignPair<T> gk = c->mult * g[c->out];
-    g[c->left] += gk * m[c->right];
-    g[c->right] += gk * m[c->left];
-  }
-  return lane_sum(weights * e);
-}
-
 /// Eq. 2 on lanes, for evaluation: lane l of every row is one evaluation of the site energy
 /// (a committee member at one sign of Eq. 6; SitePass uses lane s·K + q). Row k of `mom` holds
 /// moment k in every lane, the basic moments filled and the others zero; the products of
 /// alpha_index_times (in the order of contraction_schedule) form the rest. Adds Σ_α ξ_α B_α to
 /// `e` (which holds s_z per lane), with xi(α, lane) the ξ of each lane's potential; then the
-/// reverse sweep: adj(k, lane) = weights(lane)·∂e/∂M_k. The same sums as site_energy, lane by lane.
-template <class Lanes, class Xi, class Row>
+/// reverse sweep: adj(k, lane) = weights(lane)·∂e/∂M_k. site_energy is this on SignPairs.
+template <class Lanes, class Xi, class Weights, class Row>
 void site_energy_lanes(const std::vector<Contraction>& schedule, const std::vector<int>& mapping, const Xi& xi,
-                       const Row& weights, Lanes& mom, Lanes& adj, Row& e) {
+                       const Weights& weights, Lanes& mom, Lanes& adj, Row& e) {
   for (const Contraction& c : schedule) mom.row(c.out) += c.mult * mom.row(c.left) * mom.row(c.right);
   adj.setZero();
   for (std::size_t a = 0; a < mapping.size(); ++a) {
@@ -377,6 +350,33 @@ void site_energy_lanes(const std::vector<Contraction>& schedule, const std::vect
     adj.row(c->left) += c->mult * adj.row(c->out) * mom.row(c->right);
     adj.row(c->right) += c->mult * adj.row(c->out) * mom.row(c->left);
   }
+}
+
+/// Lanes of site_energy_lanes over a vector of SignPairs (one "row" per moment), and ξ as one
+/// value for both lanes: the form the fit's dual pass keeps its moments in.
+template <class T>
+struct PairLanes {
+  std::vector<SignPair<T>>& pairs;
+  SignPair<T>& row(Index k) { return pairs[static_cast<std::size_t>(k)]; }
+  void setZero() { std::fill(pairs.begin(), pairs.end(), zero_pair<T>()); }
+};
+struct SharedXi {
+  const std::vector<double>& xi;
+  double row(Index a) const { return xi[static_cast<std::size_t>(a)]; }
+};
+
+/// Eq. 2 for both signs of Eq. 6 at once (SignPair lanes; the basic moments from moment_tensors),
+/// through site_energy_lanes: E_i = Σ_s w_s·(s_{z_i} + Σ_α ξ_α B_α(s)) [eV] with
+/// w = SpinInversion::lane_weights(), returned; adj[k] = w_s·∂E_i(s)/∂M_k(s) per lane.
+template <class T>
+T site_energy(const MtpParameters& p, const std::vector<Contraction>& schedule, int ti, std::vector<SignPair<T>>& mom,
+              std::vector<SignPair<T>>& adj, const Eigen::Array2d& weights) {
+  SignPair<T> e = zero_pair<T>();
+  e += Eigen::Array2d::Constant(p.species_coeffs[static_cast<std::size_t>(ti)]);
+  adj.resize(mom.size());
+  PairLanes<T> m{mom}, g{adj};
+  site_energy_lanes(schedule, p.alpha_moment_mapping, SharedXi{p.moment_coeffs}, weights, m, g, e);
+  return lane_sum(weights * e);
 }
 
 /// The adjoints of the basic moments of sign `lane` (adj as site_energy leaves it) arranged by radial
