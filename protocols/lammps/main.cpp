@@ -12,12 +12,14 @@
 #include "pair_mmtp.hpp"  // first: LAMMPS's headers need its fmt declaration (lammps_headers.hpp)
 #include "input.h"
 #include "lammps.h"
+#include "modify.h"
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   try {
     LAMMPS_NS::LAMMPS lmp(argc, argv, MPI_COMM_WORLD);
     (*lmp.force->pair_map)["mmtp"] = &mmtp::lammps::PairMMTP::create;
+    (*lmp.modify->fix_map)["MMTP/HISTORY"] = &mmtp::lammps::FixMMTPHistory::create;  // pair mmtp's own
     lmp.input->file();
   } catch (const std::exception& e) {
     // Debian's LAMMPS is built with LAMMPS_EXCEPTIONS (its exceptions.h is not shipped): the

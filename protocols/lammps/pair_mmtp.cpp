@@ -4,13 +4,15 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <unordered_map>
+#include <deque>
+#include <string>
 
 #include "mmtp/error.hpp"
 #include "mmtp/io/ensemble.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/optimizer.hpp"
 #include "mmtp/relax.hpp"
+#include "modify.h"
 
 namespace mmtp::lammps {
 
@@ -33,6 +35,16 @@ enum Extra {
   extras
 };
 
+/// The columns of FixMMTPHistory: an atom's last three relaxed moments (newest first) [μB], how
+/// many of them are set, the timestep of the newest, then its entries of the L-BFGS curvature
+/// pairs s_k and y_k (k < memory).
+struct History {
+  static constexpr int moments = 0, count = 3, step = 4, pairs = 5;
+  static constexpr const char* fix_id = "MMTP_HISTORY";
+  static int memory() { return optimize::Lbfgs(nullptr, nullptr).memory; }
+  static int columns() { return pairs + 2 * memory(); }
+};
+
 }  // namespace
 
 PairMMTP::PairMMTP(LAMMPS* lmp) : Pair(lmp) {
@@ -49,6 +61,7 @@ PairMMTP::PairMMTP(LAMMPS* lmp) : Pair(lmp) {
 }
 
 PairMMTP::~PairMMTP() {
+  if (history_ && modify->find_fix(History::fix_id) >= 0) modify->delete_fix(History::fix_id);
   delete[] pvector;
   if (allocated) {
     memory->destroy(setflag);
@@ -167,12 +180,18 @@ void PairMMTP::init_style() {
                           "needs the magnetic moments [μB] as a per-atom property: fix property/atom d_magmom ghost yes "
                           "(then read_data ... fix ID NULL Moments, or set ... d_magmom)");
   if (relax_ && magmom_ < 0) error->all(FLERR, std::string(where) + "moments relax needs d_magmom");
+  if (relax_ && !history_) {
+    if (modify->find_fix(History::fix_id) >= 0) modify->delete_fix(History::fix_id);  // another style's
+    modify->add_fix(std::string(History::fix_id) + " all MMTP/HISTORY " + std::to_string(History::columns()));
+    history_ = dynamic_cast<FixMMTPHistory*>(modify->fix[modify->find_fix(History::fix_id)]);
+    if (!history_) error->all(FLERR, std::string(where) + "cannot create its fix MMTP/HISTORY");
+    pairs_ = 0;
+  }
 }
 
 void PairMMTP::forget_moment_history() {
-  history_s_.clear();
-  history_y_.clear();
-  past_.clear();
+  pairs_ = 0;
+  if (history_) history_->clear();
 }
 
 double PairMMTP::init_one(int i, int j) {
@@ -349,29 +368,20 @@ void PairMMTP::report(const EnsembleResult& r, const Tally& t) {
 void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry) {
   const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
   double* magmom = atom->dvector[magmom_];
-  // The quasi-Newton memory is per local atom, whose order changes when LAMMPS re-neighbours
-  // (atoms migrate between ranks, are sorted): it follows the atom IDs, and is dropped when an
-  // atom is new here.
-  if (!history_s_.empty()) {
-    std::unordered_map<tagint, int> old;
-    for (int k = 0; k < static_cast<int>(history_tags_.size()); ++k) old[history_tags_[k]] = k;
-    std::vector<int> from(static_cast<std::size_t>(nlocal), -1);
-    bool same = static_cast<int>(history_tags_.size()) == nlocal;
-    for (int i = 0; i < nlocal && same; ++i) {
-      const auto it = old.find(atom->tag[i]);
-      same = it != old.end();
-      if (same) from[static_cast<std::size_t>(i)] = it->second;
+  // The memory lives in FixMMTPHistory, per atom: it follows the atoms when LAMMPS
+  // re-neighbours (atoms migrate between ranks, are sorted). An atom without one (new, or
+  // created) contributes zeros to the curvature pairs and starts from its own moment.
+  const int memory = History::memory();
+  std::deque<Eigen::VectorXd> history_s, history_y;
+  for (int k = 0; k < pairs_; ++k) {
+    Eigen::VectorXd sk(nlocal), yk(nlocal);
+    for (int i = 0; i < nlocal; ++i) {
+      sk[i] = history_->row(i)[History::pairs + k];
+      yk[i] = history_->row(i)[History::pairs + memory + k];
     }
-    for (auto* memory : {&history_s_, &history_y_})
-      for (Eigen::VectorXd& v : *memory) {
-        if (!same) break;
-        Eigen::VectorXd moved(nlocal);
-        for (int i = 0; i < nlocal; ++i) moved[i] = v[from[static_cast<std::size_t>(i)]];
-        v.swap(moved);
-      }
-    if (!same) history_s_.clear(), history_y_.clear();
+    history_s.push_back(std::move(sk));
+    history_y.push_back(std::move(yk));
   }
-  history_tags_.assign(atom->tag, atom->tag + nlocal);
   optimize::Problem p;
   p.reduce.sum = [this](double x) { return sum(x); };
   p.reduce.max = [this](double x) { return max(x); };
@@ -414,43 +424,43 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
     return big > 0 ? relax_options_.max_moment_step / big : inf;
   };
   // Start from the quadratic extrapolation of each atom's last three relaxed moments (as serve
-  // does for a bead), kept per atom ID on the rank that owns the atom (an atom that just
-  // migrated starts from its moment).
-  // A second call at the same step (LAMMPS's setup of a new run) starts from that step's moments.
+  // does for a bead). A second call at the same step (LAMMPS's setup of a new run) starts from
+  // that step's moments.
   const bigint step = update->ntimestep;
   Eigen::VectorXd m = Eigen::Map<const Eigen::VectorXd>(magmom, nlocal);
   for (int i = 0; i < nlocal; ++i) {
-    const auto it = past_.find(atom->tag[i]);
-    if (it == past_.end()) continue;
-    const Past& h = it->second;
-    m[i] = h.step == step ? h.m[0] : extrapolate_moment(h.m, h.count);  // as MomentTrajectory::predict
+    const double* h = history_->row(i);
+    const int count = static_cast<int>(h[History::count]);
+    if (count == 0) continue;
+    m[i] = static_cast<bigint>(h[History::step]) == step ? h[History::moments]
+                                                          : extrapolate_moment(h + History::moments, count);
   }
   m = m.cwiseMax(p.lb).cwiseMin(p.ub);
   Eigen::VectorXd g;
   double e = 0.0;
   if (!p.evaluate(m, e, g)) error->all(FLERR, std::string(where) + "the moments cannot be evaluated at the start of the step");
-  optimize::Lbfgs solver(&history_s_, &history_y_);
+  optimize::Lbfgs solver(&history_s, &history_y);
   solver.initial_inverse_curvature = 1.0;  // moment curvatures are of order 1 eV/μB²
   solver.diagonal_scaling = true;
   const optimize::Outcome outcome = solver.minimize(p, m, e, g, relax_options_.max_steps);
   std::copy(m.data(), m.data() + nlocal, magmom);  // the accepted point
   comm->forward_comm_pair(this);
-  std::unordered_map<tagint, Past> past;
-  past.reserve(static_cast<std::size_t>(nlocal));
+  pairs_ = static_cast<int>(history_s.size());
   for (int i = 0; i < nlocal; ++i) {
-    Past h;
-    const auto it = past_.find(atom->tag[i]);
-    if (it != past_.end()) h = it->second;
-    if (h.count > 0 && h.step == step) {
-      h.m[0] = m[i];  // the same step again: its moments, not a new point of the trajectory
-    } else {
-      h.m[2] = h.m[1], h.m[1] = h.m[0], h.m[0] = m[i];
-      h.count = std::min(3, h.count + 1);
+    double* h = history_->row(i);
+    for (int k = 0; k < pairs_; ++k) {
+      h[History::pairs + k] = history_s[static_cast<std::size_t>(k)][i];
+      h[History::pairs + memory + k] = history_y[static_cast<std::size_t>(k)][i];
     }
-    h.step = step;
-    past[atom->tag[i]] = h;
+    double* past = h + History::moments;
+    if (h[History::count] > 0 && static_cast<bigint>(h[History::step]) == step) {
+      past[0] = m[i];  // the same step again: its moments, not a new point of the trajectory
+    } else {
+      past[2] = past[1], past[1] = past[0], past[0] = m[i];
+      h[History::count] = std::min(3.0, h[History::count] + 1);
+    }
+    h[History::step] = static_cast<double>(step);
   }
-  past_.swap(past);
   s.magmoms = Eigen::Map<const Eigen::VectorXd>(magmom, nall);
   if (outcome != optimize::Outcome::converged) {
     ++unconverged_;

@@ -2,12 +2,11 @@
 // pair_style mmtp: the magnetic moment tensor potential (one potential or a committee) inside
 // LAMMPS, with collinear magnetic moments as a per-atom property and MPI domain decomposition.
 // Syntax, units and the per-atom properties: README.md, "LAMMPS".
-#include <deque>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "fix_mmtp_history.hpp"
 #include "lammps_headers.hpp"
 #include "mmtp/ensemble.hpp"
 #include "mmtp/relax.hpp"
@@ -78,14 +77,11 @@ class PairMMTP : public LAMMPS_NS::Pair {
   int magmom_ = -1;           ///< atom->dvector index of d_magmom
   std::vector<double> comm_;  ///< reverse-communicated per-atom values, comm_width_ per atom
   int comm_width_ = 0;
-  std::deque<Eigen::VectorXd> history_s_, history_y_;  ///< L-BFGS memory of the moments (local atoms)
-  std::vector<LAMMPS_NS::tagint> history_tags_;          ///< the atom of each entry of that memory
-  struct Past {
-    double m[3] = {0, 0, 0};  ///< the last relaxed moments of an atom, newest first [μB]
-    int count = 0;
-    LAMMPS_NS::bigint step = -1;  ///< the timestep of m[0]
-  };
-  std::unordered_map<LAMMPS_NS::tagint, Past> past_;  ///< per atom ID, local atoms of this rank
+  /// The moment relaxation's memory, per atom so that it moves with the atoms between ranks
+  /// (created in init_style with `moments relax`): each atom's last relaxed moments and the
+  /// L-BFGS curvature pairs' entries (columns: see pair_mmtp.cpp, History).
+  FixMMTPHistory* history_ = nullptr;
+  int pairs_ = 0;  ///< L-BFGS curvature pairs in that memory (the same on every rank)
   bool warned_outside_ = false, warned_unconverged_ = false;
   double steps_outside_ = 0, unconverged_ = 0, evaluations_ = 0;
 };

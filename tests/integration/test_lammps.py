@@ -4,7 +4,9 @@
    triclinic 16-atom cell smaller than twice the cutoff (per rank it is far smaller), with
    newton_pair on and off;
 2. relaxed moments (`moments relax`) equal `mmtp-driver relax --cell none --moments relax` with
-   every atom fixed to 1e-6 μB, on every rank count;
+   every atom fixed to 1e-6 μB, on every rank count; with atoms migrating between 2 ranks and
+   sorted at every NVE step, the relaxation's memory moves with them: as many moment
+   evaluations as on one rank, the same energies;
 3. NVE with fixed and with relaxed moments (2000-atom B2 FeAl, 300 K, 200 steps of 1 fs)
    conserves the total energy to 1e-4 eV/atom;
 4. bad input ends with LAMMPS's one-line ERROR and exit code 1, never a crash or a hang.
@@ -165,6 +167,38 @@ def relaxed_moments():
         m = rows[np.argsort(rows[:, 0])][:, 8]
         assert np.abs(m - m_ref).max() < 1e-6, (np_, np.abs(m - m_ref).max())
     print("2: relaxed moments equal mmtp-driver relax on 1-3 ranks: ok")
+
+    # The relaxation's memory moves with the atoms: NVE with atoms crossing between 2 ranks and
+    # sorted at every step (the 128-atom cell's sub-domain boundary lies on a lattice plane)
+    # takes as many moment evaluations as on one rank, and the same trajectory.
+    data = os.path.join(d, "b2_128.data")
+    subprocess.run([sys.executable, TOOL, os.path.join(ROOT, "examples", "feal", "b2_feal_2x2x2.xyz"), data,
+                    "--species", "Fe,Al", "--repeat", "2,2,2"], check=True)
+    text = HEAD + """neigh_modify every 1 delay 0 check no
+atom_modify sort 1 1.0
+velocity all create 900 4928459 mom yes rot yes dist gaussian
+timestep 0.001
+fix nve all nve
+compute pm all pair mmtp
+thermo_style custom step pe c_pm[8] c_pm[7]
+thermo_modify format float %.15g
+thermo 1
+run 30
+"""
+    runs = {}
+    for np_ in (1, 2):
+        inp = os.path.join(d, f"migrate-{np_}.in")
+        open(inp, "w").write(text.format(newton="on", data=data, style="moments relax mmax 1e-6", pots=committee))
+        lines = mpirun(np_, inp, d).stdout.splitlines()
+        k = next(i for i, l in enumerate(lines) if l.split()[:2] == ["Step", "PotEng"])
+        runs[np_] = np.array([[float(x) for x in l.split()] for l in lines[k + 1:k + 32]])
+    one, two = runs[1], runs[2]
+    evaluations = [r[1:, 2].sum() for r in (one, two)]
+    print(f"2: 30 NVE steps, atoms migrating and sorted every step: moment evaluations 1 rank {evaluations[0]:.0f}, "
+          f"2 ranks {evaluations[1]:.0f}; largest |ΔE_pot| {np.abs(one[:, 1] - two[:, 1]).max():.2e} eV")
+    assert two[-1, 3] == 0 and one[-1, 3] == 0
+    assert evaluations[1] <= 1.15 * evaluations[0] + 3, evaluations
+    assert np.abs(one[:, 1] - two[:, 1]).max() < 1e-6 * 128, (one[:, 1], two[:, 1])
 
 
 def nve():
