@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <deque>
+#include <limits>
 #include <string>
 
 #include "mmtp/error.hpp"
