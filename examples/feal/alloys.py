@@ -210,13 +210,27 @@ def cdft_check(a, pot):
     """Compares the converged labels of DIR/check.xyz (tools/abinit-cdft --label) with the committee."""
     import subprocess
     abo = sorted(glob.glob(os.path.join(a.cdft_check, "*", "*.abo")))
+    status = os.path.join(a.cdft_check, "status.tsv")  # tools/abinit-cdft's: run, exit, converged, ...
+    if os.path.exists(status):  # only finished, converged runs (others may still be running)
+        rows = [line.rstrip("\n").split("\t") for line in open(status) if line.strip()]
+        done = {r[0] for r in rows if len(r) > 2 and r[2] == "True"}
+        abo = [f for f in abo if os.path.basename(os.path.dirname(f)) in done]
+        print(f"{len(abo)} converged runs in {status}")
     if not abo:
-        sys.exit(f"alloys.py: no .abo files under {a.cdft_check}")
+        sys.exit(f"alloys.py: no converged .abo files under {a.cdft_check}")
     xyz = os.path.join(a.out, "check-labelled.xyz")
     subprocess.run([os.path.join(ROOT, "build", "tools", "mmtp-convert"), *abo, "--species", "Fe,Al", "-o", xyz], check=True)
     print("cell\tdE_meV_per_atom\tE_std_meV_per_atom\tmax|F|_dft\tmax|F|_model\tF_std\tmax|dE/dm|_dft\tdEdm_std\t"
           "max|stress|_dft_GPa\tstress_model_GPa\twithin_2sigma")
-    for s in read(xyz, index=":"):
+    # The cell each run labelled: run PREFIX-K is structure K of DIR/check.xyz (one dataset per run).
+    checked = read(os.path.join(a.out, "check.xyz"), index=":") if os.path.exists(os.path.join(a.out, "check.xyz")) else []
+    names = []
+    for f in abo:
+        run = os.path.basename(os.path.dirname(f))
+        k = run.rsplit("-", 1)[-1]
+        origin = checked[int(k)].info.get("origin", "") if k.isdigit() and int(k) < len(checked) else ""
+        names.append(f"{run} {origin}".strip())
+    for name, s in zip(names, read(xyz, index=":")):
         r = pot.evaluate(s)
         n = len(s)
         de = 1000 * (r["energy"] - s.get_potential_energy()) / n
@@ -231,7 +245,7 @@ def cdft_check(a, pot):
         st_dft = np.abs(s.get_stress()).max() * GPA
         st_mod = np.abs(np.asarray(r["stress"])).max() * GPA
         ok = abs(de) <= 2 * es and f_err <= 2 * max(f_std, 1e-12) and dm_err <= 2 * max(dm_std, 1e-12)
-        print(f"{s.info.get('origin', '')}\t{de:.2f}\t{es:.2f}\t{f_dft:.4f}\t{f_mod:.4f}\t{f_std:.4f}\t{dm:.4f}\t{dm_std:.4f}\t"
+        print(f"{name}\t{de:.2f}\t{es:.2f}\t{f_dft:.4f}\t{f_mod:.4f}\t{f_std:.4f}\t{dm:.4f}\t{dm_std:.4f}\t"
               f"{st_dft:.3f}\t{st_mod:.3f}\t{ok}")
     return 0
 

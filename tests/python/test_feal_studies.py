@@ -1,7 +1,7 @@
 """The FeAl studies beyond 4 atoms (issue 23), run small with the shipped committee:
 examples/feal/reliability.py (its table adds up and each row's verdict follows its numbers),
 examples/feal/alloys.py (bcc Fe and B2 FeAl reproduce their own references; table, plot and
-cells for the cDFT check written) and examples/feal/explore_alloys.py (it selects the
+cells for the cDFT check written, and compared with the converged cDFT runs only) and examples/feal/explore_alloys.py (it selects the
 snapshot with the largest committee std)."""
 import os
 import re
@@ -58,6 +58,23 @@ def test_alloys_small(tmp_path):
     checks = read(tmp_path / "check.xyz", index=":")
     assert [round(16 * c.get_chemical_symbols().count("Al") / len(c)) for c in checks] == [2, 4, 6, 8]
     assert all(np.abs(c.get_initial_magnetic_moments()).max() > 0.5 for c in checks)
+
+    # --cdft-check compares only the runs tools/abinit-cdft marked converged in status.tsv: one
+    # finished run (a real ABINIT output stands in for its cell) and one still running (truncated).
+    runs = tmp_path / "runs"
+    for name, lines in (("check-000", None), ("check-001", 60)):
+        (runs / name).mkdir(parents=True)
+        text = open(os.path.join(DATA, "abinit", "b2-00.abo")).read()
+        if lines:
+            text = "\n".join(text.splitlines()[:lines])
+        (runs / name / f"{name}.abo").write_text(text)
+    (runs / "status.tsv").write_text("check-000\t0\tTrue\t1.0\tdamped-pulay\t40\n")
+    out = run("alloys.py", "--out", str(tmp_path), "--cdft-check", str(runs))
+    assert "1 converged runs" in out, out
+    rows = [line.split("\t") for line in out.splitlines() if line.startswith("check-")]
+    assert len(rows) == 1 and rows[0][0] == "check-000 alloys.py random 16 x=0.1250", out
+    labelled = read(tmp_path / "check-labelled.xyz")
+    assert abs(float(rows[0][3]) - np.abs(labelled.get_forces()).max()) < 1e-4 and np.isfinite(float(rows[0][1])), rows
 
 
 def test_explore_selects_largest_std(tmp_path):
