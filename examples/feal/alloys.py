@@ -159,8 +159,9 @@ def main():
         e_std = 1000 * rep["energy_std"] / n
         std["e_f"] = np.sqrt(e_std ** 2 + ((1 - x) * ref_std["Fe"]) ** 2 + (x * ref_std["Al"]) ** 2)
         std["mixing"] = np.sqrt(e_std ** 2 + ((1 - 2 * x) * ref_std["Fe"]) ** 2 + (2 * x * ref_std["FeAl"]) ** 2)
-        status = rep["status"] + (",outside" if e_std > 1000 * a.max_std else "")  # never silently extrapolated
-        if e_std > 1000 * a.max_std:
+        beyond = e_std > 1000 * a.max_std
+        status = rep["status"] + (",outside" if beyond else "")  # never silently extrapolated
+        if beyond:
             outside.append(f"{name} x={x:.4f}")
         row = [name, n, x, p["a"], std["a"], p["m_fe"], std["m_fe"], p["abs_m_fe"], p["m_total"], std["m_total"], p["e_f"],
                std["e_f"], p["mixing"], std["mixing"], e_std, status, dt]
@@ -223,7 +224,8 @@ def cdft_check(a, pot):
     print("cell\tdE_meV_per_atom\tE_std_meV_per_atom\tmax|F|_dft\tmax|F|_model\tF_std\tmax|dE/dm|_dft\tdEdm_std\t"
           "max|stress|_dft_GPa\tstress_model_GPa\twithin_2sigma")
     # The cell each run labelled: run PREFIX-K is structure K of DIR/check.xyz (one dataset per run).
-    checked = read(os.path.join(a.out, "check.xyz"), index=":") if os.path.exists(os.path.join(a.out, "check.xyz")) else []
+    check_xyz = os.path.join(a.out, "check.xyz")
+    checked = read(check_xyz, index=":") if os.path.exists(check_xyz) else []
     names = []
     for f in abo:
         run = os.path.basename(os.path.dirname(f))
