@@ -180,12 +180,18 @@ void PairMMTP::init_style() {
                           "needs the magnetic moments [μB] as a per-atom property: fix property/atom d_magmom ghost yes "
                           "(then read_data ... fix ID NULL Moments, or set ... d_magmom)");
   if (relax_ && magmom_ < 0) error->all(FLERR, std::string(where) + "moments relax needs d_magmom");
-  if (relax_ && !history_) {
-    if (modify->find_fix(History::fix_id) >= 0) modify->delete_fix(History::fix_id);  // another style's
-    modify->add_fix(std::string(History::fix_id) + " all MMTP/HISTORY " + std::to_string(History::columns()));
-    history_ = dynamic_cast<FixMMTPHistory*>(modify->fix[modify->find_fix(History::fix_id)]);
-    if (!history_) error->all(FLERR, std::string(where) + "cannot create its fix MMTP/HISTORY");
-    pairs_ = 0;
+  if (relax_) {
+    // Looked up at every run: a user's `unfix MMTP_HISTORY` (or another style's fix of that ID)
+    // leaves no dangling pointer; the memory then starts afresh.
+    const int k = modify->find_fix(History::fix_id);
+    auto* found = k >= 0 ? dynamic_cast<FixMMTPHistory*>(modify->fix[k]) : nullptr;
+    if (!found || found != history_ || found->columns() != History::columns()) {
+      if (k >= 0) modify->delete_fix(History::fix_id);
+      modify->add_fix(std::string(History::fix_id) + " all MMTP/HISTORY " + std::to_string(History::columns()));
+      history_ = dynamic_cast<FixMMTPHistory*>(modify->fix[modify->find_fix(History::fix_id)]);
+      if (!history_) error->all(FLERR, std::string(where) + "cannot create its fix MMTP/HISTORY");
+      pairs_ = 0;
+    }
   }
 }
 
@@ -425,15 +431,19 @@ void PairMMTP::relax_moments(Structure& s, const std::vector<Geometry>& geometry
   };
   // Start from the quadratic extrapolation of each atom's last three relaxed moments (as serve
   // does for a bead). A second call at the same step (LAMMPS's setup of a new run) starts from
-  // that step's moments.
+  // that step's moments, which d_magmom holds. A moment that is no longer the one relaxed last
+  // was set by the user (`set ... d_magmom`): it starts there, and its trajectory afresh.
   const bigint step = update->ntimestep;
   Eigen::VectorXd m = Eigen::Map<const Eigen::VectorXd>(magmom, nlocal);
   for (int i = 0; i < nlocal; ++i) {
-    const double* h = history_->row(i);
+    double* h = history_->row(i);
     const int count = static_cast<int>(h[History::count]);
     if (count == 0) continue;
-    m[i] = static_cast<bigint>(h[History::step]) == step ? h[History::moments]
-                                                          : extrapolate_moment(h + History::moments, count);
+    if (magmom[i] != h[History::moments]) {
+      h[History::count] = 0;
+    } else if (static_cast<bigint>(h[History::step]) != step) {
+      m[i] = extrapolate_moment(h + History::moments, count);
+    }
   }
   m = m.cwiseMax(p.lb).cwiseMin(p.ub);
   Eigen::VectorXd g;

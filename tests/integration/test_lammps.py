@@ -200,6 +200,25 @@ run 30
     assert evaluations[1] <= 1.15 * evaluations[0] + 3, evaluations
     assert np.abs(one[:, 1] - two[:, 1]).max() < 1e-6 * 128, (one[:, 1], two[:, 1])
 
+    # Between two runs at one step, moments the user sets start the next relaxation (here all
+    # reversed: E_symm(M) = E_symm(−M), so it finds the mirror image), and `unfix MMTP_HISTORY`
+    # only makes the memory start afresh.
+    dump = "write_dump all custom flip-{k}.dump id d_magmom modify sort id format float %.17g\n"
+    inp = os.path.join(d, "flip.in")
+    style = dict(newton="on", data=data, style="moments relax mmax 1e-8", pots=committee)
+    open(inp, "w").write((HEAD + "run 0\n" + dump.format(k=0)).format(**style))
+    mpirun(2, inp, d)
+    m0 = np.loadtxt(os.path.join(d, "flip-0.dump"), skiprows=9)[:, 1]
+    reverse = "".join(f"set atom {i + 1} d_magmom {-m:.17g}\n" for i, m in enumerate(m0))
+    open(inp, "w").write((HEAD + "run 0\n").format(**style) + reverse + "run 0\n" + dump.format(k=1) +
+                         "unfix MMTP_HISTORY\nrun 0\n" + dump.format(k=2))
+    mpirun(2, inp, d)
+    flips = [np.loadtxt(os.path.join(d, f"flip-{k}.dump"), skiprows=9)[:, 1] for k in range(3)]
+    print(f"2: moments reversed by the user between runs: relaxed to the mirror image within "
+          f"{np.abs(flips[1] + flips[0]).max():.1e} μB; after unfix MMTP_HISTORY {np.abs(flips[2] - flips[1]).max():.1e}")
+    assert np.abs(flips[0]).max() > 1.0
+    assert np.abs(flips[1] + flips[0]).max() < 1e-5 and np.abs(flips[2] - flips[1]).max() < 1e-5
+
 
 def nve():
     """3. NVE energy drift of the 2000-atom B2 cell at 300 K, 200 steps of 1 fs, fixed and relaxed
