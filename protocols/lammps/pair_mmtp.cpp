@@ -185,7 +185,7 @@ void PairMMTP::init_style() {
     // leaves no dangling pointer; the memory then starts afresh.
     const int k = modify->find_fix(History::fix_id);
     auto* found = k >= 0 ? dynamic_cast<FixMMTPHistory*>(modify->fix[k]) : nullptr;
-    if (!found || found != history_ || found->columns() != History::columns()) {
+    if (!history_ || found != history_) {  // first run, or ours was removed or replaced
       if (k >= 0) modify->delete_fix(History::fix_id);
       modify->add_fix(std::string(History::fix_id) + " all MMTP/HISTORY " + std::to_string(History::columns()));
       history_ = dynamic_cast<FixMMTPHistory*>(modify->fix[modify->find_fix(History::fix_id)]);
