@@ -4,7 +4,7 @@ composition with the committee — lattice parameter, magnetic moments and forma
 with its committee std.
 
     PYTHONPATH=build/python examples/feal/alloys.py [-p POT.mtp ...] [--sizes 16,128] [--random-starts 3]
-        [--max-std 0.05] [--seed 1] [--out DIR] [--cdft-check RUNS]
+        [--max-std 0.05] [--seed 1] [--out DIR] [--cdft-check RUNS [--convert build/tools/mmtp-convert]]
 
 Cells: random Fe(1-x)Al(x) of 16 atoms (2x2x2 cubic bcc cells) and 128 atoms (4x4x4) at
 x = 0, 1/16, ..., 1/2, and the ordered B2 FeAl and D0_3 Fe3Al (16 atoms). Each cell starts at
@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="alloys-out")
     ap.add_argument("--cdft-check", help="folder of tools/abinit-cdft --label runs of DIR/check.xyz")
+    ap.add_argument("--convert", default=os.path.join(ROOT, "build", "tools", "mmtp-convert"),
+                    help="mmtp-convert, which reads the ABINIT outputs for --cdft-check")
     a = ap.parse_args()
     import mmtp
     pots = a.pots or [os.path.join(HERE, "potential", f"feal.{k}.mtp") for k in range(8)]
@@ -220,7 +222,9 @@ def cdft_check(a, pot):
     if not abo:
         sys.exit(f"alloys.py: no converged .abo files under {a.cdft_check}")
     xyz = os.path.join(a.out, "check-labelled.xyz")
-    subprocess.run([os.path.join(ROOT, "build", "tools", "mmtp-convert"), *abo, "--species", "Fe,Al", "-o", xyz], check=True)
+    if not os.access(a.convert, os.X_OK):
+        sys.exit(f"alloys.py: {a.convert}: no mmtp-convert there (build mmtp, or pass --convert)")
+    subprocess.run([a.convert, *abo, "--species", "Fe,Al", "-o", xyz], check=True)
     print("cell\tdE_meV_per_atom\tE_std_meV_per_atom\tmax|F|_dft\tmax|F|_model\tF_std\tmax|dE/dm|_dft\tdEdm_std\t"
           "max|stress|_dft_GPa\tstress_model_GPa\twithin_2sigma")
     # The cell each run labelled: run PREFIX-K is structure K of DIR/check.xyz (one dataset per run).

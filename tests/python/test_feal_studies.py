@@ -69,7 +69,8 @@ def test_alloys_small(tmp_path):
             text = "\n".join(text.splitlines()[:lines])
         (runs / name / f"{name}.abo").write_text(text)
     (runs / "status.tsv").write_text("check-000\t0\tTrue\t1.0\tdamped-pulay\t40\n")
-    out = run("alloys.py", "--out", str(tmp_path), "--cdft-check", str(runs))
+    convert = os.path.join(os.path.dirname(os.path.dirname(os.environ["MMTP_DRIVER"])), "tools", "mmtp-convert")
+    out = run("alloys.py", "--out", str(tmp_path), "--cdft-check", str(runs), "--convert", convert)
     assert "1 converged runs" in out, out
     rows = [line.split("\t") for line in out.splitlines() if line.startswith("check-")]
     assert len(rows) == 1 and rows[0][0] == "check-000 alloys.py random 16 x=0.1250", out
