@@ -131,8 +131,12 @@ def garbage(d, pot, tmpl, cell, pos):
 
     c = Case(d, ["-p", pot, "--structure", tmpl])
     c.server.init(0)
-    c.server.send(c.server.posdata(cell, pos) + header("GETFORCE"))
-    c.server.conn.shutdown(socket.SHUT_RDWR)
+    # The server stops reading before it asks for the forces, so the reply can only fail
+    # (on a UNIX socket the peer's writes get EPIPE at once); closing after GETFORCE instead
+    # races the driver's reply and may turn the write error into a read error (ECONNRESET).
+    c.server.send(c.server.posdata(cell, pos))
+    c.server.conn.shutdown(socket.SHUT_RD)
+    c.server.send(header("GETFORCE"))
     c.server.conn.close()
     c.server.conn = None
     err, wall = c.finish(1, "socket write failed", 5)
