@@ -21,7 +21,10 @@ For the kept state, each committee member relaxes it again alone (starting there
 lattice parameter and the moments have a member spread; their std is that spread times the
 committee's α (as the committee's energy std). The energies' std is the committee's energy std
 at the kept state and at the references (α applied), combined in quadrature with the weights of
-the formula (correlations between cells neglected). Per cell: a = (2V/N)^(1/3) [Å], the mean Fe
+the formula (correlations between cells neglected). Per cell: a = (2V/N)^(1/3) [Å]; the cell's
+shape c/a, the largest over the smallest principal stretch of the relaxed cell against its cubic
+start (1 for a cubic cell; √2 ≈ 1.41 at fcc on the Bain path) — a kept state with c/a above
+`--max-c-a` (1.05) is no longer bcc, its `a` a volume mean, and a warning lists those cells; the mean Fe
 moment [μB] (signed; and its mean |m|), the total magnetisation per atom [μB], and the formation
 energy per atom E_f = E/N − (1−x)·E(bcc Fe) − x·E(Al ref) [meV/atom], with references relaxed
 the same way: bcc Fe (2 atoms, ferromagnetic) and fcc Al (4 atoms; outside the Fe-Al data, its
@@ -81,6 +84,14 @@ def relax_best(mmtp, pot, starts, max_std):
     return best[1], best[2]
 
 
+def principal_stretch_ratio(cell, start):
+    """Largest over smallest principal stretch of the deformation taking the 3x3 cell `start` to
+    `cell` (rows are cell vectors, Å): 1 for a uniform scaling, c/a for a tetragonal (Bain) strain."""
+    deformation = np.linalg.solve(np.asarray(start), np.asarray(cell))  # cell = start @ deformation
+    stretch = np.linalg.svd(deformation, compute_uv=False)
+    return stretch[0] / stretch[-1]
+
+
 def structure_properties(atoms):
     """a = (2V/N)^(1/3) [Å], the mean Fe moment and its mean |m| [μB], the magnetisation per atom [μB]."""
     n = len(atoms)
@@ -105,6 +116,8 @@ def main():
     ap.add_argument("--sizes", default="16,128")
     ap.add_argument("--random-starts", type=int, default=3)
     ap.add_argument("--max-std", type=float, default=0.05, help="trained region: committee std [eV/atom]")
+    ap.add_argument("--max-c-a", type=float, default=1.05,
+                    help="a kept state whose principal stretch ratio exceeds this is reported as non-cubic")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="alloys-out")
     ap.add_argument("--cdft-check", help="folder of tools/abinit-cdft --label runs of DIR/check.xyz")
@@ -144,8 +157,8 @@ def main():
             cells.append((f"random {n}", species, reps))
     cells += [("B2 FeAl", ordered("B2"), (2, 2, 2)), ("D0_3 Fe3Al", ordered("D03"), (2, 2, 2))]
 
-    rows, checks, outside = [], [], []
-    header = ("cell\tatoms\tx_Al\ta_A\ta_std\tm_Fe\tm_Fe_std\tabs_m_Fe\tm_total\tm_total_std\tE_f_meV\tE_f_std\t"
+    rows, checks, outside, non_cubic = [], [], [], []
+    header = ("cell\tatoms\tx_Al\ta_A\ta_std\tc_a\tm_Fe\tm_Fe_std\tabs_m_Fe\tm_total\tm_total_std\tE_f_meV\tE_f_std\t"
               "mixing_meV\tmixing_std\tstd_meV_per_atom\tstatus\tseconds")
     print(header)
     for name, species, reps in cells:
@@ -155,6 +168,9 @@ def main():
         n = len(species)
         x = species.count("Al") / n
         p = {**structure_properties(relaxed), **energies(rep["energy"], n, x, refs)}
+        c_a = principal_stretch_ratio(relaxed.cell, starts[0].cell)  # every start has the same cell
+        if c_a > a.max_c_a:
+            non_cubic.append(f"{name} x={x:.4f} (c/a {c_a:.2f})")
         per_member = [structure_properties(mmtp.relax(relaxed, mem, cell="full", max_steps=300)[0]) for mem in members]
         std = {key: alpha * np.std([pm[key] for pm in per_member]) for key in ("a", "m_fe", "m_total")}
         dt = time.time() - t0
@@ -165,7 +181,7 @@ def main():
         status = rep["status"] + (",outside" if beyond else "")  # never silently extrapolated
         if beyond:
             outside.append(f"{name} x={x:.4f}")
-        row = [name, n, x, p["a"], std["a"], p["m_fe"], std["m_fe"], p["abs_m_fe"], p["m_total"], std["m_total"], p["e_f"],
+        row = [name, n, x, p["a"], std["a"], c_a, p["m_fe"], std["m_fe"], p["abs_m_fe"], p["m_total"], std["m_total"], p["e_f"],
                std["e_f"], p["mixing"], std["mixing"], e_std, status, dt]
         rows.append(row)
         print("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row), flush=True)
@@ -177,15 +193,18 @@ def main():
         for row in rows:
             f.write("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row) + "\n")
     write(os.path.join(a.out, "check.xyz"), checks, format="extxyz")
-    plot(rows, os.path.join(a.out, "alloys.png"))
+    plot(rows, os.path.join(a.out, "alloys.png"), a.max_c_a)
     if outside:
         print(f"warning: {len(outside)} cells kept a state outside the trained region (committee std above "
               f"{1000 * a.max_std:g} meV/atom; status ',outside'): their numbers are extrapolations: {', '.join(outside)}")
+    if non_cubic:
+        print(f"warning: {len(non_cubic)} cells kept a non-cubic state (principal stretch ratio above {a.max_c_a:g}; "
+              f"column c_a): not bcc, their a is a volume mean: {', '.join(non_cubic)}")
     print(f"wrote {a.out}/alloys.tsv, alloys.png and check.xyz ({len(checks)} cells for the direct cDFT check)")
     return 0
 
 
-def plot(rows, path):
+def plot(rows, path, max_c_a):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -195,10 +214,14 @@ def plot(rows, path):
         if not sel:
             continue
         x = [r[2] for r in sel]
-        ax[0].errorbar(x, [r[3] for r in sel], yerr=[r[4] for r in sel], fmt=marker, label=name, capsize=3)
-        ax[1].errorbar(x, [r[5] for r in sel], yerr=[r[6] for r in sel], fmt=marker, label=f"{name}: mean m(Fe)", capsize=3)
-        ax[2].errorbar(x, [r[10] for r in sel], yerr=[r[11] for r in sel], fmt=marker, label=name, capsize=3)
-    ax[0].set(xlabel="x (Al)", ylabel="a = (2V/N)^(1/3) [Å]")
+        bars = ax[0].errorbar(x, [r[3] for r in sel], yerr=[r[4] for r in sel], fmt=marker, label=name, capsize=3)
+        distorted = [r for r in sel if r[5] > max_c_a]  # hollow: not bcc, a is a volume mean
+        if distorted:
+            ax[0].plot([r[2] for r in distorted], [r[3] for r in distorted], marker, ms=11, mfc="none",
+                       color=bars[0].get_color(), label=f"{name}: c/a > {max_c_a:g}")
+        ax[1].errorbar(x, [r[6] for r in sel], yerr=[r[7] for r in sel], fmt=marker, label=f"{name}: mean m(Fe)", capsize=3)
+        ax[2].errorbar(x, [r[11] for r in sel], yerr=[r[12] for r in sel], fmt=marker, label=name, capsize=3)
+    ax[0].set(xlabel="x (Al)", ylabel="a = (2V/N)^(1/3) [Å] (circled: non-cubic)")
     ax[1].set(xlabel="x (Al)", ylabel="mean Fe moment [μB]")
     ax[2].set(xlabel="x (Al)", ylabel="formation energy [meV/atom] (bcc Fe, fcc Al)")
     for axis in ax:

@@ -1,6 +1,6 @@
 """The FeAl studies beyond 4 atoms (issue 23), run small with the shipped committee:
 examples/feal/reliability.py (its table adds up and each row's verdict follows its numbers),
-examples/feal/alloys.py (bcc Fe and B2 FeAl reproduce their own references; table, plot and
+examples/feal/alloys.py (bcc Fe and B2 FeAl reproduce their own references and stay cubic; table, plot and
 cells for the cDFT check written, and compared with the converged cDFT runs only) and examples/feal/explore_alloys.py (it selects the
 snapshot with the largest committee std)."""
 import os
@@ -38,6 +38,19 @@ def test_reliability_table_adds_up():
     assert f"reliability: {ok}/12 = {100 * ok / 12:.1f} %" in out, out
 
 
+def test_principal_stretch_ratio():
+    import sys
+    sys.path.insert(0, FEAL)
+    from alloys import principal_stretch_ratio
+    start = 5.7 * np.eye(3)
+    angle = 0.3
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    # A Bain strain (c/a = √2), rotated: the ratio ignores the rotation; a uniform scaling gives 1.
+    bain = start @ np.diag([0.9, 0.9, 0.9 * np.sqrt(2)]) @ rotation
+    assert abs(principal_stretch_ratio(bain, start) - np.sqrt(2)) < 1e-12
+    assert abs(principal_stretch_ratio(1.03 * start, start) - 1) < 1e-12
+
+
 def test_alloys_small(tmp_path):
     out = run("alloys.py", "--sizes", "16", "--random-starts", "0", "--out", str(tmp_path))
     header, *rows = [line.split("\t") for line in open(tmp_path / "alloys.tsv").read().splitlines()]
@@ -49,8 +62,11 @@ def test_alloys_small(tmp_path):
     assert abs(float(fe[col["E_f_meV"]])) < 0.5 and abs(float(fe[col["a_A"]]) / 2.83 - 1) < 0.01, fe
     # B2 FeAl (16 atoms) against its 2-atom reference: mixing energy 0; M ≥ 0 reported.
     assert abs(float(b2[col["mixing_meV"]])) < 0.5 and float(b2[col["m_total"]]) >= 0, b2
+    # Both stay cubic (ferromagnetic bcc Fe and B2 have cubic symmetry); a non-cubic kept state is announced.
+    assert float(fe[col["c_a"]]) < 1.01 and float(b2[col["c_a"]]) < 1.01, (fe, b2)
+    assert ("cells kept a non-cubic state" in out) == any(float(r[col["c_a"]]) > 1.05 for r in rows), out
     for r in rows:
-        assert float(r[col["E_f_std"]]) > 0 and float(r[col["seconds"]]) > 0, r
+        assert float(r[col["E_f_std"]]) > 0 and float(r[col["seconds"]]) > 0 and float(r[col["c_a"]]) >= 1, r
         # A state outside the trained region (std above --max-std, 50 meV/atom) says so.
         assert r[col["status"]].endswith(",outside") == (float(r[col["std_meV_per_atom"]]) > 50), r
     assert ("cells kept a state outside the trained region" in out) == any(r[col["status"]].endswith(",outside") for r in rows)
