@@ -193,7 +193,7 @@ def main():
         for row in rows:
             f.write("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row) + "\n")
     write(os.path.join(a.out, "check.xyz"), checks, format="extxyz")
-    plot(rows, os.path.join(a.out, "alloys.png"), a.max_c_a)
+    plot(header.split("\t"), rows, os.path.join(a.out, "alloys.png"), a.max_c_a)
     if outside:
         print(f"warning: {len(outside)} cells kept a state outside the trained region (committee std above "
               f"{1000 * a.max_std:g} meV/atom; status ',outside'): their numbers are extrapolations: {', '.join(outside)}")
@@ -204,23 +204,25 @@ def main():
     return 0
 
 
-def plot(rows, path, max_c_a):
+def plot(columns, rows, path, max_c_a):
+    """a, c/a (circled above max_c_a), mean Fe moment and E_f against x; rows follow `columns` (the table header)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    col = {name: k for k, name in enumerate(columns)}
     fig, ax = plt.subplots(1, 3, figsize=(13, 4))
     for name, marker in (("random 16", "o"), ("random 128", "s"), ("B2 FeAl", "*"), ("D0_3 Fe3Al", "D")):
         sel = [r for r in rows if r[0] == name]
         if not sel:
             continue
-        x = [r[2] for r in sel]
-        bars = ax[0].errorbar(x, [r[3] for r in sel], yerr=[r[4] for r in sel], fmt=marker, label=name, capsize=3)
-        distorted = [r for r in sel if r[5] > max_c_a]  # hollow: not bcc, a is a volume mean
+        x, v = [r[col["x_Al"]] for r in sel], lambda key: [r[col[key]] for r in sel]
+        bars = ax[0].errorbar(x, v("a_A"), yerr=v("a_std"), fmt=marker, label=name, capsize=3)
+        distorted = [r for r in sel if r[col["c_a"]] > max_c_a]  # circled: not bcc, a is a volume mean
         if distorted:
-            ax[0].plot([r[2] for r in distorted], [r[3] for r in distorted], marker, ms=11, mfc="none",
+            ax[0].plot([r[col["x_Al"]] for r in distorted], [r[col["a_A"]] for r in distorted], marker, ms=11, mfc="none",
                        color=bars[0].get_color(), label=f"{name}: c/a > {max_c_a:g}")
-        ax[1].errorbar(x, [r[6] for r in sel], yerr=[r[7] for r in sel], fmt=marker, label=f"{name}: mean m(Fe)", capsize=3)
-        ax[2].errorbar(x, [r[11] for r in sel], yerr=[r[12] for r in sel], fmt=marker, label=name, capsize=3)
+        ax[1].errorbar(x, v("m_Fe"), yerr=v("m_Fe_std"), fmt=marker, label=f"{name}: mean m(Fe)", capsize=3)
+        ax[2].errorbar(x, v("E_f_meV"), yerr=v("E_f_std"), fmt=marker, label=name, capsize=3)
     ax[0].set(xlabel="x (Al)", ylabel="a = (2V/N)^(1/3) [Å] (circled: non-cubic)")
     ax[1].set(xlabel="x (Al)", ylabel="mean Fe moment [μB]")
     ax[2].set(xlabel="x (Al)", ylabel="formation energy [meV/atom] (bcc Fe, fcc Al)")
