@@ -53,7 +53,7 @@ from ase.io import read, write
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from explore_alloys import a0_of, bcc_sites, moment_max, ordered  # noqa: E402
+from explore_alloys import a0_of, bcc_sites, ordered  # noqa: E402
 
 GPA = 160.21766208
 
