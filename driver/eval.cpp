@@ -26,7 +26,8 @@ int run_eval(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "show this help")(
       "potential,p", po::value(&potentials)->required(), "MLIP potential file (.mtp/.almtp/.mmtp); repeat for a committee")(
       "committee-alpha", po::value(&committee_alpha)->default_value(0.0),
-      "calibration α of a committee\'s std (0: the value stored in the potentials, else 1)")(
+      "calibration α of a committee\'s std (0: the α and error floor stored in the potentials, else 1; a "
+      "given α means no floor)")(
       "input", po::value(&input)->required(), "input structures (.cfg or extxyz)")(
       "output,o", po::value(&output)->required(), "output file: .cfg or .xyz/.extxyz")(
       "raw", "plain E(M) as MLIP-3 computes it, instead of E_symm = (E(M)+E(-M))/2")(

@@ -103,7 +103,8 @@ int run_relax(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "show this help")(
       "potential,p", po::value(&potentials)->required(), "MLIP potential file; repeat for a committee (mean is relaxed)")(
       "committee-alpha", po::value(&committee_alpha)->default_value(0.0),
-      "calibration α of a committee\'s std (0: the value stored in the potentials, else 1)")(
+      "calibration α of a committee\'s std (0: the α and error floor stored in the potentials, else 1; a "
+      "given α means no floor)")(
       "input", po::value(&input)->required(), "input structures")(
       "output,o", po::value(&output)->required(), "relaxed structures (.xyz/.extxyz or .cfg)")(
       "cell", po::value(&cell)->default_value("none"), "none, hydrostatic or full")(

@@ -63,7 +63,8 @@ bool parse_serve(const std::vector<std::string>& args, ServeOptions& o) {
   opts.add_options()("help,h", "show this help")(
       "potential,p", po::value(&o.potentials)->required(), "MLIP potential file; repeat for a committee")(
       "committee-alpha", po::value(&o.committee_alpha)->default_value(0.0),
-      "calibration α of a committee\'s std (0: the value stored in the potentials, else 1)")(
+      "calibration α of a committee\'s std (0: the α and error floor stored in the potentials, else 1; a "
+      "given α means no floor)")(
       "structure", po::value(&o.structure)->required(), "template structure (.xyz or .cfg)")(
       "unix", po::value(&o.unix_name), "UNIX socket: NAME (→ /tmp/ipi_NAME) or a full path")(
       "inet", po::value(&o.inet), "TCP socket HOST:PORT")(

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
       "mmtp-fit TRAIN... -o PREFIX [options]\n"
       "Trains a committee of magnetic MTPs (symmetrized objective, Kotykhov et al. 2023 Eq. 5, plus magnetic\n"
       "forces) on ABINIT outputs, MLIP cfg or extxyz. Writes PREFIX.K.mtp (MLIP-3 format, with the element\n"
-      "names, per-species moment ranges and the committee's calibration alpha in potential_tag) for each\n"
+      "names, per-species moment ranges and the committee's calibration, alpha and error floor, in potential_tag) for each\n"
       "member, PREFIX.report.json and a table of errors. Options");
   // One line per option: the flag onto its field of mmtp::fit::FitRequest (defaults from there).
   opts.add_options()("help,h", "show this help")("train", po::value(&train_files)->required()->multitoken(), "training files")(
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
       "--mmax); the members are then re-expanded exactly onto --mmax. Wider conditions the fit of small moments")(
       "ensemble", po::value(&eo.members)->default_value(eo.members), "members (seeds s … s+K−1)")(
       "seed", po::value(&eo.train.seed)->default_value(eo.train.seed), "first seed")("bootstrap", "resample TRAIN per member")(
-      "max-iter", po::value(&eo.train.max_iter)->default_value(eo.train.max_iter), "L-BFGS iterations")(
+      "max-iter", po::value(&eo.train.max_iter)->default_value(eo.train.max_iter),
+      "L-BFGS iterations (0 with trained --template files: evaluate and calibrate those members as they are)")(
       "tol", po::value(&eo.train.tol)->default_value(eo.train.tol), "relative loss change over 10 iterations to stop")(
       "w-energy", po::value(&eo.train.weights.energy)->default_value(eo.train.weights.energy), "energy weight")(
       "w-force", po::value(&eo.train.weights.force)->default_value(eo.train.weights.force), "force weight [Å²]")(
@@ -121,11 +122,12 @@ int main(int argc, char** argv) {
         {"valid", &valid, &summary.valid_results}}) {
     if (set->empty()) continue;
     const auto e = mmtp::fit::errors(*results, *set);
-    const auto c = mmtp::fit::check_calibration(*results, *set, summary.calibration.alpha);
+    const auto c = mmtp::fit::check_calibration(*results, *set, summary.calibration.alpha, summary.calibration.floor);
     fmt::print("{:5s} ensemble mean: E {:.3f} meV/atom RMSE ({:.3f} MAE), F {:.4f} eV/Å ({:.4f}), stress {:.4f} eV/Å³ "
-               "({:.4f}), dE/dm {:.4f} eV/μB ({:.4f}); std vs |error|: Spearman {:.2f}, {:.0f} % within 2σ (α = {:.2f})\n",
+               "({:.4f}), dE/dm {:.4f} eV/μB ({:.4f}); std vs |error|: Spearman {:.2f}, {:.0f} % within 2σ (α = {:.2f}, "
+               "floor {:.2f} meV/atom)\n",
                name, 1000 * e.energy_rmse, 1000 * e.energy_mae, e.force_rmse, e.force_mae, e.stress_rmse, e.stress_mae,
-               e.dE_dm_rmse, e.dE_dm_mae, c.spearman, 100 * c.within_2sigma, c.alpha);
+               e.dE_dm_rmse, e.dE_dm_mae, c.spearman, 100 * c.within_2sigma, c.alpha, 1000 * c.floor);
   }
   fmt::print("wrote {} … {} and {}.report.json\n", mmtp::fit::member_path(out, 0),
              mmtp::fit::member_path(out, static_cast<int>(summary.members.size()) - 1), out);

@@ -7,13 +7,14 @@ Relaxes B2 FeAl (structures/b2_feal.xyz) and bcc Fe (structures/bcc_fe.xyz) join
 moments and, in turn, --cell none, hydrostatic and full, and compares the lattice parameter
 a = (2V/N)^(1/3) [Å] and the mean |m(Fe)| [μB] with the free-moment ABINIT E(V) minima of
 abinit-reference/results.txt (the training settings). Then relaxes the 16-atom D0_3 Fe3Al cell
-(d03_fe3al.xyz, --cell full) and prints its committee std per atom, calibrated (the α of the
-potential files, as every mmtp program applies it) and raw (α = 1). Prints a Markdown table; exit
+(d03_fe3al.xyz, --cell full) and prints its committee std per atom, calibrated (the α and error
+floor of the potential files, as every mmtp program applies them) and raw (α = 1, no floor). Prints a Markdown table; exit
 code 1 when a ground state misses a by more than 0.5 % or m(Fe) by more than 0.10 μB, or a
 relaxation neither converges (exit 0) nor stops at the edge of the trained region (exit 5).
 """
 import argparse
 import glob
+import math
 import os
 import re
 import subprocess
@@ -36,9 +37,11 @@ def references(path):
     return out
 
 
-def alpha(potential):
-    m = re.search(r"committee_alpha=([.0-9eE+-]+)", open(potential).read())
-    return float(m.group(1)) if m else 1.0
+def calibration(potential):
+    """The committee's α and error floor [meV/atom] stored in a member's potential_tag."""
+    text = open(potential).read()
+    a, f = (re.search(rf"committee_{k}=([.0-9eE+-]+)", text) for k in ("alpha", "floor"))
+    return float(a.group(1)) if a else 1.0, 1000 * float(f.group(1)) if f else 0.0
 
 
 def relax(driver, pot, src, mode, d):
@@ -62,9 +65,12 @@ def main():
     a = ap.parse_args()
     pot = [x for p in a.potential for x in ("-p", p)]
     ref = references(os.path.join(HERE, "abinit-reference", "results.txt"))
-    k = alpha(a.potential[0])
+    k, floor = calibration(a.potential[0])
+
+    def raw(std):  # the members' own spread: std = sqrt((α·raw)² + floor²)
+        return math.sqrt(max(std * std - floor * floor, 0.0)) / k
     bad = 0
-    print(f"{len(a.potential)} members, committee α = {k:.3f}")
+    print(f"{len(a.potential)} members, committee α = {k:.3f}, error floor {floor:.2f} meV/atom")
     print("| cell | mode | exit | a [Å] | ABINIT a0 | Δa | m(Fe) [μB] | ABINIT | Δm | std [meV/atom] (raw) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
@@ -75,10 +81,10 @@ def main():
                 ok = rc == 0 and abs(lat / a0 - 1) <= 0.005 and abs(m - m0) <= 0.10
                 bad += not ok
                 print(f"| {name} | {mode} | {rc} | {lat:.4f} | {a0:.4f} | {lat / a0 - 1:+.2%} | {m:.3f} | {m0:.3f} | "
-                      f"{m - m0:+.3f} | {std:.1f} ({std / k:.1f}) |{'' if ok else ' **misses**'}", flush=True)
+                      f"{m - m0:+.3f} | {std:.1f} ({raw(std):.1f}) |{'' if ok else ' **misses**'}", flush=True)
         rc, lat, m, std = relax(a.driver, pot, os.path.join(HERE, "d03_fe3al.xyz"), "full", d)
         bad += rc not in (0, 5)
-        print(f"| D0_3 Fe3Al (16) | full | {rc} | {lat:.4f} | — | — | {m:.3f} | — | — | {std:.1f} ({std / k:.1f}) |")
+        print(f"| D0_3 Fe3Al (16) | full | {rc} | {lat:.4f} | — | — | {m:.3f} | — | — | {std:.1f} ({raw(std):.1f}) |")
     return 1 if bad else 0
 
 

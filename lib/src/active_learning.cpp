@@ -133,13 +133,14 @@ class Loop {
     std::ifstream rin((d / "fit" / "pot.report.json").string());
     const json report = json::parse(rin);
     json s = {{"iteration", it}, {"structures", data.size()}, {"committee_alpha", committee.committee_alpha()},
+              {"committee_floor_meV_per_atom", 1000 * committee.committee_floor()},
               {"train", report["train"]["mean"]}};
     if (report.contains("valid")) s["validation"] = report["valid"]["mean"];
     if (!heldout_.empty()) {
       std::vector<EnsembleResult> results;
       for (const auto& h : heldout_) results.push_back(committee.evaluate(h.structure));
       const auto e = fit::errors(results, heldout_);
-      const auto cal = fit::check_calibration(results, heldout_, committee.committee_alpha());
+      const auto cal = fit::check_calibration(results, heldout_, 1.0);  // the committee's stds are calibrated already
       s["heldout"] = {{"structures", heldout_.size()},
                       {"energy_rmse_meV_per_atom", 1000 * e.energy_rmse},
                       {"force_rmse_eV_per_A", e.force_rmse},

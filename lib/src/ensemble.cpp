@@ -15,11 +15,13 @@ void TrainedRegion::validate() const {
   if (!(max_std >= 0) || !std::isfinite(max_std)) throw InputError(fmt::format("max_std = {} must be >= 0", max_std));
 }
 
-Ensemble::Ensemble(std::vector<MagneticMtp> members, double committee_alpha)
-    : members_(std::move(members)), alpha_(committee_alpha) {
+Ensemble::Ensemble(std::vector<MagneticMtp> members, double committee_alpha, double committee_floor)
+    : members_(std::move(members)), alpha_(committee_alpha), floor_(committee_floor) {
   if (members_.empty()) throw InputError("an ensemble needs at least one potential");
   if (!(alpha_ > 0) || !std::isfinite(alpha_))
     throw InputError(fmt::format("committee alpha = {} must be positive", alpha_));
+  if (!(floor_ >= 0) || !std::isfinite(floor_))
+    throw InputError(fmt::format("committee floor = {} eV/atom must be >= 0", floor_));
   const auto& first = members_.front().parameters();
   for (const auto& m : members_) {
     const auto& p = m.parameters();
@@ -54,7 +56,7 @@ EnsembleResult Ensemble::evaluate(const Structure& s, const NeighborList& nl, Ev
     std::vector<Result> r = passes_[g]->evaluate(s, nl, mode, what);
     for (std::size_t q = 0; q < groups_[g].size(); ++q) members[groups_[g][q]] = std::move(r[q]);
   }
-  return summarize(std::move(members));
+  return summarize(std::move(members), static_cast<Index>(nl.offsets.size()) - 1);
 }
 
 std::vector<Geometry> Ensemble::geometry(const Structure& s, const NeighborList& nl) const {
@@ -71,10 +73,10 @@ EnsembleResult Ensemble::evaluate(const Structure& s, const std::vector<Geometry
     std::vector<Result> r = passes_[g]->evaluate(s, geometry[g], mode, what);
     for (std::size_t q = 0; q < groups_[g].size(); ++q) members[groups_[g][q]] = std::move(r[q]);
   }
-  return summarize(std::move(members));
+  return summarize(std::move(members), geometry.front().size());
 }
 
-EnsembleResult Ensemble::summarize(std::vector<Result> members) const {
+EnsembleResult Ensemble::summarize(std::vector<Result> members, Index natoms) const {
   EnsembleResult out;
   out.members = std::move(members);
   const double k = static_cast<double>(members_.size());
@@ -107,7 +109,7 @@ EnsembleResult Ensemble::summarize(std::vector<Result> members) const {
     out.virial_std.array() += (r.virial - mean.virial).array().square();
     out.dE_dm_std.array() += (r.dE_dm - mean.dE_dm).array().square();
   }
-  out.energy_std = alpha_ * std::sqrt(e2 / k);
+  out.energy_std = std::hypot(alpha_ * std::sqrt(e2 / k), floor_ * static_cast<double>(natoms));
   out.forces_std = alpha_ * (out.forces_std / k).cwiseSqrt();
   out.virial_std = alpha_ * (out.virial_std / k).cwiseSqrt();
   out.dE_dm_std = alpha_ * (out.dE_dm_std / k).cwiseSqrt();

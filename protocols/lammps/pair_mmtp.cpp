@@ -24,7 +24,7 @@ constexpr const char* where = "pair mmtp: ";
 /// Extra global quantities of compute pair mmtp (pvector; compute pair sums them over ranks, so
 /// the non-additive ones are on rank 0 only).
 enum Extra {
-  energy_std,            ///< committee std of the total energy [eV] (α-scaled)
+  energy_std,            ///< committee std of the total energy [eV]: α-scaled spread ⊕ N·floor
   energy_std_per_atom,   ///< … divided by the atom count [eV/atom]
   max_forces_std,        ///< largest per-atom committee std of the force, |σ_F| [eV/Å]
   short_pairs,           ///< pairs closer than the potential's min_dist
@@ -339,7 +339,8 @@ void PairMMTP::report(const EnsembleResult& r, const Tally& t) {
   MPI_Allreduce(t.member_deviation.data(), deviation.data(), K, MPI_DOUBLE, MPI_SUM, world);
   double var_e = 0.0;
   for (double d : deviation) var_e += d * d / K;
-  const double natoms = static_cast<double>(atom->natoms), std_e = std::sqrt(var_e);
+  const double natoms = static_cast<double>(atom->natoms);
+  const double std_e = std::hypot(std::sqrt(var_e), ensemble_->committee_floor() * natoms);  // as Ensemble's energy_std
   const double fmax_all = max(t.forces_std_max);
   const double counts_local[2] = {static_cast<double>(r.mean.extrapolation.short_pairs),
                                   static_cast<double>(r.mean.extrapolation.moments_out_of_range)};

@@ -29,11 +29,12 @@ def _arrays(atoms):
 
 class Potential:
     """A magnetic MTP, or a committee of them, read from MLIP-3 files (mmtp's element names,
-    per-species moment ranges and committee α travel in the files).
+    per-species moment ranges, committee α and error floor travel in the files).
 
     paths: a file or a list of files (a committee: the mean is evaluated, the std reported).
     species: element of each potential type, e.g. ["Fe", "Al"], when the files name none.
-    committee_alpha: std multiplier (0: the value in the files, else 1).
+    committee_alpha: std multiplier (0: the value in the files, with their error floor; else α
+    alone, no floor).
     max_std: committee std of E per atom [eV/atom] beyond which a result is reported as an
     extrapolation (in "extrapolation"; 0 = not checked).
     Raises ValueError for unreadable or inconsistent files.
@@ -51,12 +52,17 @@ class Potential:
     def committee_alpha(self):
         return self._impl.committee_alpha
 
+    @property
+    def committee_floor(self):
+        """Error floor s0 [eV/atom]: energy_std = sqrt((α·spread)² + (N·s0)²) for N atoms."""
+        return self._impl.committee_floor
+
     def evaluate(self, atoms, symmetrized=True):
         """Energy and derivatives of an ase.Atoms: a dict with energy [eV], free_energy, forces
         (N, 3) [eV/Å] (−∂E/∂r), stress (6,) [eV/Å³] (periodic cells), energies (N,) [eV] (site
         energies), dE_dm (N,) [eV/μB] (+∂E/∂m) and magnetic_forces (−∂E/∂m), magmoms, the
-        committee std (energy_std [eV], forces_std (N, 3), dE_dm_std (N,)), the extrapolation
-        counts short_pairs and moments_out_of_range, and extrapolation (why the structure is
+        committee std (energy_std [eV], with the error floor; forces_std (N, 3), dE_dm_std (N,)),
+        the extrapolation counts short_pairs and moments_out_of_range, and extrapolation (why the structure is
         outside the trained region; "" inside). symmetrized=False gives E(M) as MLIP-3 does."""
         return self._impl.evaluate(*_arrays(atoms), symmetrized)
 

@@ -122,6 +122,7 @@ class Potential {
   }
   std::vector<std::string> species() const { return model_.members().front().parameters().species_names; }
   double committee_alpha() const { return model_.committee_alpha(); }
+  double committee_floor() const { return model_.committee_floor(); }
   double cutoff() const { return model_.cutoff(); }
 
   py::dict evaluate(const std::vector<std::string>& symbols, const Array& positions, const Array& cell,
@@ -258,6 +259,7 @@ PYBIND11_MODULE(_mmtp, m) {
            py::arg("species"), py::arg("committee_alpha"), py::arg("max_std"))
       .def_property_readonly("species", &Potential::species)
       .def_property_readonly("committee_alpha", &Potential::committee_alpha)
+      .def_property_readonly("committee_floor", &Potential::committee_floor)
       .def_property_readonly("cutoff", &Potential::cutoff)
       .def("evaluate", &Potential::evaluate, py::arg("symbols"), py::arg("positions"), py::arg("cell"), py::arg("pbc"),
            py::arg("magmoms"), py::arg("symmetrized"))

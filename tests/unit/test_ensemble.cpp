@@ -29,6 +29,22 @@ TEST(Ensemble, MeanAndStandardDeviationOfMembers) {
   EXPECT_LE((r.virial_std - 0.5 * (a.virial - b.virial).cwiseAbs()).cwiseAbs().maxCoeff(), 1e-9);
 }
 
+TEST(Ensemble, ErrorFloorAddsToTheEnergyStdInQuadrature) {
+  // std(E) = sqrt((α·spread)² + (N·s0)²); the other stds and the members stay α-scaled spreads.
+  std::vector<MagneticMtp> members{test::load("rand16_2sp_mag2.mtp"), test::load("rand12_2sp_mag2_R8.mtp")};
+  const Structure s = test::structure("tric4_2sp_mag.cfg");
+  const EnsembleResult plain = Ensemble(members, 1.5).evaluate(s), floored = Ensemble(members, 1.5, 0.004).evaluate(s);
+  const double n = static_cast<double>(s.size());
+  EXPECT_NEAR(floored.energy_std, std::sqrt(plain.energy_std * plain.energy_std + n * n * 0.004 * 0.004), 1e-12);
+  EXPECT_GT(floored.energy_std, plain.energy_std);
+  EXPECT_EQ((floored.forces_std - plain.forces_std).cwiseAbs().maxCoeff(), 0.0);
+  EXPECT_EQ((floored.dE_dm_std - plain.dE_dm_std).cwiseAbs().maxCoeff(), 0.0);
+  EXPECT_EQ(floored.members[1].energy, plain.members[1].energy);
+  EXPECT_EQ(Ensemble(members, 1.5, 0.004).committee_floor(), 0.004);
+  EXPECT_THROW(Ensemble(members, 1.5, -0.001), InputError);
+  EXPECT_THROW(Ensemble(members, 1.5, std::nan("")), InputError);
+}
+
 TEST(Ensemble, RejectsEmptyAndMismatchedMembers) {
   EXPECT_THROW(Ensemble({}), InputError);
   MtpParameters p = test::load("rand16_2sp_mag2.mtp").parameters();

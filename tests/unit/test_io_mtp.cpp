@@ -136,6 +136,7 @@ TEST(MtpFile, PerSpeciesMomentRangesConvertExactlyToOneRange) {
   MtpParameters p = test::load("rand12_2sp_mag2_R8.mtp").parameters();
   p.moment_max = {3.0, 0.1};
   p.committee_alpha = 1.7;
+  p.committee_floor = 0.004;
   p.species_names = {"Fe", "Al"};
   const MagneticMtp per_species(p);
   Structure s = test::structure("tric4_2sp_mag.cfg");
@@ -144,19 +145,24 @@ TEST(MtpFile, PerSpeciesMomentRangesConvertExactlyToOneRange) {
   const std::string path = test::temp_path(".mtp");
   io::write_mtp(path, p);
   const std::string text = test::slurp(path);
-  EXPECT_NE(text.find("potential_tag = mmtp:species=Fe,Al;moment_max=3,0.10000000000000001;committee_alpha=1.7"),
-            std::string::npos) << text.substr(0, 300);
+  const std::string tag = "mmtp:species=Fe,Al;moment_max=3,0.10000000000000001;committee_alpha=1.7;committee_floor=0.0040000000000000001";
+  EXPECT_NE(text.find("potential_tag = " + tag), std::string::npos) << text.substr(0, 300);
   EXPECT_NE(text.find("min_val = -3.0000000000000000e+00"), std::string::npos);
   EXPECT_NE(text.find("max_val = 3.0000000000000000e+00"), std::string::npos);
   // Read back by mmtp (per-species again) and as MLIP-3 would (tag ignored: one range).
   const MtpParameters back = io::read_mtp(path);
   EXPECT_EQ(back.moment_max, p.moment_max);
   EXPECT_EQ(back.committee_alpha, 1.7);
+  EXPECT_EQ(back.committee_floor, 0.004);
   EXPECT_EQ(back.moment_range(1), std::make_pair(-0.1, 0.1));
   const std::string plain = test::write_temp(
-      test::replace(text, "mmtp:species=Fe,Al;moment_max=3,0.10000000000000001;committee_alpha=1.7", ""), ".mtp");
+      test::replace(text, tag, ""), ".mtp");
   const MtpParameters mlip3 = io::read_mtp(plain);
   EXPECT_TRUE(mlip3.moment_max.empty());
+  EXPECT_EQ(mlip3.committee_floor, 0.0);
+  const std::string negative = test::write_temp(test::replace(text, "committee_floor=0.0040000000000000001", "committee_floor=-1"), ".mtp");
+  EXPECT_THROW(io::read_mtp(negative), ParseError);
+  std::remove(negative.c_str());
   for (EvalMode mode : {EvalMode::raw, EvalMode::symmetrized}) {
     const Result a = per_species.evaluate(s, mode);
     for (const MtpParameters& q : {back, mlip3}) {

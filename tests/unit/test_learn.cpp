@@ -60,6 +60,42 @@ TEST(Committee, CalibrationPutsNinetyFivePercentWithinTwoSigma) {
   EXPECT_THROW(fit::calibrate({results[0]}, {data[0]}), InputError);
 }
 
+TEST(Committee, CalibrationFindsTheErrorFloor) {
+  // Errors N(0, (2σ)² + (4 meV/atom)²) = N(0, 2²(σ² + r²)) with r = 2 meV/atom: the fit finds
+  // that shape and scales it so that 95 % lie within 2·std, α = 2 × 1.96 / 2.
+  std::mt19937 rng(5);
+  std::normal_distribution<double> n(0, 1);
+  std::vector<double> err, sd;
+  for (int k = 0; k < 2000; ++k) {
+    sd.push_back(0.0005 * (1 + k % 20));
+    err.push_back(std::hypot(2.0 * sd.back(), 0.004) * n(rng));
+  }
+  std::vector<EnsembleResult> results;
+  std::vector<Sample> data;
+  synthetic(err, sd, results, data);
+  const auto c = fit::calibrate(results, data);
+  EXPECT_NEAR(c.floor / c.alpha, 0.002, 0.0004);
+  EXPECT_NEAR(c.alpha, 1.96, 0.3);
+  EXPECT_NEAR(c.within_2sigma, 0.95, 0.005);
+  // The coverage holds on the smallest and on the largest spreads alike.
+  for (int band : {0, 16}) {
+    std::vector<EnsembleResult> r;
+    std::vector<Sample> d;
+    for (std::size_t k = 0; k < sd.size(); ++k)
+      if (static_cast<int>(k % 20) >= band && static_cast<int>(k % 20) < band + 4) r.push_back(results[k]), d.push_back(data[k]);
+    EXPECT_NEAR(fit::check_calibration(r, d, c.alpha, c.floor).within_2sigma, 0.95, 0.03) << "band " << band;
+  }
+  // Without a floor in the errors the fit finds (almost) none.
+  std::vector<double> err0;
+  for (std::size_t k = 0; k < sd.size(); ++k) err0.push_back(3.0 * sd[k] * n(rng));
+  std::vector<EnsembleResult> r0;
+  std::vector<Sample> d0;
+  synthetic(err0, sd, r0, d0);
+  const auto c0 = fit::calibrate(r0, d0);
+  EXPECT_LT(c0.floor, 0.0005);
+  EXPECT_NEAR(c0.alpha, 3.0, 0.4);
+}
+
 TEST(Committee, ValidationSplitKeepsEveryCompositionInTraining) {
   std::vector<Sample> data;
   for (int k = 0; k < 10; ++k) {

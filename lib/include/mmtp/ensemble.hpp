@@ -12,7 +12,9 @@ namespace mmtp {
 struct EnsembleResult {
   Result mean;                  ///< member average of every quantity (flags: worst member)
   std::vector<Result> members;  ///< size K, in the order the potentials were given
-  double energy_std = 0.0;      ///< population standard deviation (1/K) of E [eV]
+  /// Committee std of E [eV]: sqrt((α·σ_E)² + (N·s0)²), σ_E the population standard deviation
+  /// (1/K) of the members' energies, N sites (atoms), s0 the error floor [eV/atom] (0 by default).
+  double energy_std = 0.0;
   Eigen::Matrix3Xd forces_std;  ///< per component [eV/Å], 3×N
   Eigen::Matrix3d virial_std = Eigen::Matrix3d::Zero();  ///< per component [eV]
   Eigen::VectorXd dE_dm_std;    ///< [eV/μB], size N (0 without moments)
@@ -31,12 +33,16 @@ class Ensemble {
  public:
   /// `committee_alpha` calibrates the spread (the α of i-PI's `<ffcommittee><alpha>`): every
   /// std is multiplied by it, and so is each member's deviation from the mean in
-  /// EnsembleResult::members. Throws InputError when `members` is empty, the members
-  /// disagree on species_count or species names, or α is not positive.
-  explicit Ensemble(std::vector<MagneticMtp> members, double committee_alpha = 1.0);
+  /// EnsembleResult::members. `committee_floor` s0 [eV/atom] is the part of the error no
+  /// spread ranks (fit::calibrate): it enters the energy std only, in quadrature, N·s0 for N
+  /// atoms; the members and the other stds are α-scaled spreads. Throws InputError when
+  /// `members` is empty, the members disagree on species_count or species names, α is not
+  /// positive, or s0 is negative.
+  explicit Ensemble(std::vector<MagneticMtp> members, double committee_alpha = 1.0, double committee_floor = 0.0);
   const std::vector<MagneticMtp>& members() const { return members_; }
   double cutoff() const { return cutoff_; }  ///< largest member cutoff [Å]
   double committee_alpha() const { return alpha_; }
+  double committee_floor() const { return floor_; }  ///< [eV/atom]
   /// Per atom, the moment range [μB] every magnetic member was trained on for that atom's
   /// species (raw mode: [lo, hi]; symmetrized: ±min(|lo|, hi), since E(−M) is evaluated too).
   /// ±inf when no member is magnetic. Returns (lower, upper), each of size N.
@@ -61,13 +67,15 @@ class Ensemble {
   std::size_t basis_groups() const { return groups_.size(); }
 
  private:
-  EnsembleResult summarize(std::vector<Result> members) const;  ///< mean and stds of the members' results
+  /// Mean and stds of the members' results on `natoms` sites.
+  EnsembleResult summarize(std::vector<Result> members, Index natoms) const;
 
   std::vector<MagneticMtp> members_;
   std::vector<std::vector<std::size_t>> groups_;  ///< member indices of each basis
   std::vector<std::shared_ptr<const SitePass>> passes_;  ///< one per group
   double cutoff_ = 0.0;
   double alpha_ = 1.0;
+  double floor_ = 0.0;  ///< [eV/atom]
 };
 
 /// Why `r` (a result for `natoms` atoms) lies outside the trained region, as one line: pairs

@@ -51,6 +51,9 @@ struct MtpParameters {
   /// Calibration factor α of the committee this potential belongs to (the α of i-PI's
   /// `<ffcommittee><alpha>`; fit::calibrate). 0 = not given. Stored in `potential_tag`.
   double committee_alpha = 0.0;
+  /// Error floor s0 of that committee [eV/atom] (fit::calibrate): the energy std per atom is
+  /// sqrt((α·spread)² + s0²). 0 = none. Stored in `potential_tag`.
+  double committee_floor = 0.0;
 
   /// Moment range [lo, hi] of type t [μB]: ±moment_max[t], or [min_val, max_val].
   std::pair<double, double> moment_range(int t) const {

@@ -114,6 +114,9 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
         const double f = t < static_cast<int>(options.fit_moment_max.size()) ? options.fit_moment_max[t] : 0.0;
         fit.push_back(f > 0 ? f : own.back());
       }
+      // Zero iterations from a trained member: that member as it is (the committee is only
+      // evaluated and calibrated anew), not its linear coefficients solved again.
+      if (o.max_iter == 0 && start.trained()) o.linear_solve = false;
       if (!options.checkpoint_prefix.empty()) {
         o.checkpoint = checkpoint_path(options.checkpoint_prefix, k);
         if (options.resume && ::access(o.checkpoint.c_str(), R_OK) == 0) {
@@ -192,29 +195,68 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   return den > 0 ? (dx * dy).sum() / den : 0.0;
 }
 
-Calibration check_calibration(const std::vector<EnsembleResult>& results, const std::vector<Sample>& data, double alpha) {
+Calibration check_calibration(const std::vector<EnsembleResult>& results, const std::vector<Sample>& data, double alpha,
+                              double floor) {
   std::vector<double> sd, err;
   std_and_error(results, data, sd, err);
   Calibration c;
   c.alpha = alpha;
+  c.floor = floor;
   c.structures = sd.size();
   c.spearman = spearman(sd, err);
   std::size_t inside = 0;
-  for (std::size_t k = 0; k < sd.size(); ++k) inside += err[k] <= 2.0 * alpha * sd[k];
+  for (std::size_t k = 0; k < sd.size(); ++k) inside += err[k] <= 2.0 * std::hypot(alpha * sd[k], floor);
   c.within_2sigma = sd.empty() ? 0.0 : static_cast<double>(inside) / static_cast<double>(sd.size());
   return c;
 }
+
+namespace {
+
+/// The floor-to-spread ratio r [eV/atom] that maximises the likelihood of errors
+/// e ~ N(0, a²(σ² + r²)) with a profiled out (a² = mean(e²/(σ² + r²))): a log-spaced scan of
+/// r over [1e-6, 1] eV/atom, then golden-section refinement around the best point. 0 when
+/// the smallest r scanned is the best (no floor).
+double floor_ratio(const std::vector<double>& sd, const std::vector<double>& err) {
+  auto nll = [&](double r) {  // −log-likelihood per structure, up to a constant
+    double scale = 0.0, logs = 0.0;
+    for (std::size_t k = 0; k < sd.size(); ++k) {
+      const double v = sd[k] * sd[k] + r * r;
+      scale += err[k] * err[k] / v, logs += std::log(v);
+    }
+    const double n = static_cast<double>(sd.size());
+    return 0.5 * std::log(std::max(scale / n, 1e-300)) + 0.5 * logs / n;
+  };
+  constexpr int points = 121;  // 20 per decade over six decades
+  const double lo = std::log(1e-6), hi = std::log(1.0), step = (hi - lo) / (points - 1);
+  int best = 0;
+  double best_nll = nll(std::exp(lo));
+  for (int i = 1; i < points; ++i)
+    if (const double f = nll(std::exp(lo + i * step)); f < best_nll) best = i, best_nll = f;
+  if (best == 0) return 0.0;
+  double a = lo + (best - 1) * step, b = lo + std::min(best + 1, points - 1) * step;
+  const double g = 0.5 * (std::sqrt(5.0) - 1.0);
+  for (int it = 0; it < 60; ++it) {
+    const double x1 = b - g * (b - a), x2 = a + g * (b - a);
+    if (nll(std::exp(x1)) < nll(std::exp(x2))) b = x2;
+    else a = x1;
+  }
+  return std::exp(0.5 * (a + b));
+}
+
+}  // namespace
 
 Calibration calibrate(const std::vector<EnsembleResult>& results, const std::vector<Sample>& data) {
   std::vector<double> sd, err;
   std_and_error(results, data, sd, err);
   if (sd.size() < 3) throw InputError(fmt::format("calibrating a committee needs at least 3 labelled structures, got {}", sd.size()));
+  const double r = floor_ratio(sd, err);
   std::vector<double> ratio;
-  for (std::size_t k = 0; k < sd.size(); ++k) ratio.push_back(err[k] / (2.0 * std::max(sd[k], 1e-12)));
+  for (std::size_t k = 0; k < sd.size(); ++k) ratio.push_back(err[k] / (2.0 * std::max(std::hypot(sd[k], r), 1e-12)));
   std::sort(ratio.begin(), ratio.end());
   // The smallest α with ⌈0.95·N⌉ ratios at or below it.
   const std::size_t at = static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(ratio.size()))) - 1;
-  return check_calibration(results, data, std::max(ratio[at], 1e-6));
+  const double alpha = std::max(ratio[at], 1e-6);
+  return check_calibration(results, data, alpha, alpha * r);
 }
 
 namespace {

@@ -61,6 +61,7 @@ std::string report_json(const FitSummary& s) {
                            {"train_structures", s.train ? s.train->size() : 0},
                            {"valid_structures", s.valid ? s.valid->size() : 0},
                            {"committee_alpha", s.calibration.alpha},
+                           {"committee_floor", s.calibration.floor},
                            {"members", nlohmann::json::array()}};
   for (std::size_t k = 0; k < s.members.size(); ++k) {
     const auto& r = s.members[k];
@@ -78,10 +79,11 @@ std::string report_json(const FitSummary& s) {
        {std::tuple<std::string, const std::vector<Sample>*, const std::vector<EnsembleResult>*>{"train", s.train, &s.train_results},
         {"valid", s.valid, &s.valid_results}}) {
     if (!set || set->empty()) continue;
-    const Calibration c = check_calibration(*results, *set, s.calibration.alpha);
+    const Calibration c = check_calibration(*results, *set, s.calibration.alpha, s.calibration.floor);
     nlohmann::json part = {{"mean", to_json(errors(*results, *set, -1))},
                            {"members", nlohmann::json::array()},
-                           {"calibration", {{"alpha", c.alpha}, {"spearman", c.spearman}, {"within_2sigma", c.within_2sigma}}},
+                           {"calibration",
+                            {{"alpha", c.alpha}, {"floor", c.floor}, {"spearman", c.spearman}, {"within_2sigma", c.within_2sigma}}},
                            {"structures", structures(*results, *set, species)}};
     for (std::size_t k = 0; k < s.members.size(); ++k) part["members"].push_back(to_json(errors(*results, *set, static_cast<int>(k))));
     report[name] = part;
@@ -110,6 +112,7 @@ FitSummary fit_committee(const std::vector<MtpParameters>& starts, const std::ve
   for (std::size_t k = 0; k < s.members.size(); ++k) {
     MtpParameters p = s.members[k].params;
     p.committee_alpha = s.members.size() > 1 ? s.calibration.alpha : 0.0;
+    p.committee_floor = s.members.size() > 1 ? s.calibration.floor : 0.0;
     s.member_files.push_back(member_path(prefix, static_cast<int>(k)));
     io::write_mtp(s.member_files.back(), p);
   }

@@ -14,8 +14,8 @@
 namespace mmtp::io {
 namespace {
 
-/// mmtp's `potential_tag`: `mmtp:species=Fe,Al;moment_max=3,0.1;committee_alpha=1.7` (keys
-/// optional; MLIP-3 ignores the tag). Each value is a comma list.
+/// mmtp's `potential_tag`: `mmtp:species=Fe,Al;moment_max=3,0.1;committee_alpha=1.7;committee_floor=0.004`
+/// (keys optional; MLIP-3 ignores the tag). Each value is a comma list.
 constexpr std::string_view tag_prefix = "mmtp:";
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -30,7 +30,8 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-/// Reads the keys of an mmtp tag into `p` (species_names, moment_max, committee_alpha).
+/// Reads the keys of an mmtp tag into `p` (species_names, moment_max, committee_alpha,
+/// committee_floor).
 void parse_tag(const std::string& tag, MtpParameters& p, std::vector<double>& moment_max, const std::string& file, long line) {
   if (tag.rfind(tag_prefix, 0) != 0) return;
   std::string body = tag.substr(tag_prefix.size());
@@ -48,11 +49,15 @@ void parse_tag(const std::string& tag, MtpParameters& p, std::vector<double>& mo
     else if (key == "moment_max")
       for (const auto& v : split_commas(value)) moment_max.push_back(parse_double(v, file, line, "moment_max"));
     else if (key == "committee_alpha") p.committee_alpha = parse_double(value, file, line, "committee_alpha");
+    else if (key == "committee_floor") {
+      p.committee_floor = parse_double(value, file, line, "committee_floor");
+      if (!(p.committee_floor >= 0)) throw ParseError(file, line, "potential_tag: committee_floor must be >= 0");
+    }
     else throw ParseError(file, line, fmt::format("potential_tag: unknown key '{}'", key));
   }
 }
 
-/// The tag write_mtp stores: element names, per-species moment ranges, committee α.
+/// The tag write_mtp stores: element names, per-species moment ranges, committee α and floor.
 std::string make_tag(const MtpParameters& p) {
   std::vector<std::string> items;
   auto join = [](const auto& v) {
@@ -67,6 +72,7 @@ std::string make_tag(const MtpParameters& p) {
     items.push_back("moment_max=" + join(m));
   }
   if (p.committee_alpha > 0) items.push_back(fmt::format("committee_alpha={:.17g}", p.committee_alpha));
+  if (p.committee_floor > 0) items.push_back(fmt::format("committee_floor={:.17g}", p.committee_floor));
   if (items.empty()) return p.potential_tag;
   std::string tag(tag_prefix);
   for (std::size_t k = 0; k < items.size(); ++k) tag += (k ? ";" : "") + items[k];

@@ -62,17 +62,24 @@ Errors errors(const std::vector<EnsembleResult>& results, const std::vector<Samp
 /// How well a committee's spread predicts its error, on energies per atom.
 struct Calibration {
   double alpha = 1.0;          ///< the std multiplier applied (or fitted)
+  double floor = 0.0;          ///< error floor s0 [eV/atom] applied (or fitted)
   double spearman = 0.0;       ///< rank correlation of std and |error of the mean|
-  double within_2sigma = 0.0;  ///< fraction of structures with |error| ≤ 2·α·std
+  double within_2sigma = 0.0;  ///< fraction of structures with |error| ≤ 2·sqrt((α·std)² + s0²)
   std::size_t structures = 0;
 };
-/// Fits α so that 95 % of the validation errors lie within 2α·std (the 95th percentile of
-/// |error|/(2·std); distribution-free, unlike the Gaussian maximum-likelihood α of Musil et al.,
-/// J. Chem. Theory Comput. 15, 906 (2019), which a few extrapolated structures dominate). `results`
-/// must come from a committee with α = 1. Throws InputError with fewer than 3 labelled structures.
+/// Fits the energy std per atom sqrt((α·σ)² + s0²) of a committee with spread σ [eV/atom]:
+/// first its shape, the ratio r = s0/α, by maximising the Gaussian likelihood of the errors
+/// e ~ N(0, a²(σ² + r²)) (Musil et al., J. Chem. Theory Comput. 15, 906 (2019), Eq. 14, with a
+/// floor: the part of the error that no spread ranks), then its scale, so that 95 % of the
+/// errors lie within 2·std (α is the 95th percentile of |e|/(2·sqrt(σ² + r²)), s0 = α·r;
+/// distribution-free: a few extrapolated structures cannot dominate it). r = 0 gives the
+/// plain α of earlier versions. `results` must come from a committee with α = 1 and no floor.
+/// Throws InputError with fewer than 3 labelled structures.
 Calibration calibrate(const std::vector<EnsembleResult>& results, const std::vector<Sample>& data);
-/// The same numbers for a given α (e.g. on a held-out set).
-Calibration check_calibration(const std::vector<EnsembleResult>& results, const std::vector<Sample>& data, double alpha);
+/// The same numbers for a given α and floor [eV/atom] applied to the stds of `results` (e.g. on a
+/// held-out set; α = 1 and no floor when `results` come from a calibrated committee).
+Calibration check_calibration(const std::vector<EnsembleResult>& results, const std::vector<Sample>& data, double alpha,
+                              double floor = 0.0);
 
 /// Spearman rank correlation (average ranks for ties); 0 for fewer than 3 pairs.
 double spearman(const std::vector<double>& a, const std::vector<double>& b);
