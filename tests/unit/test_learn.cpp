@@ -85,6 +85,16 @@ TEST(Committee, CalibrationFindsTheErrorFloor) {
       if (static_cast<int>(k % 20) >= band && static_cast<int>(k % 20) < band + 4) r.push_back(results[k]), d.push_back(data[k]);
     EXPECT_NEAR(fit::check_calibration(r, d, c.alpha, c.floor).within_2sigma, 0.95, 0.03) << "band " << band;
   }
+  // Errors that do not follow the spread at all: α stays 1 and the floor alone covers 95 %.
+  std::vector<double> flat, small_sd;
+  for (std::size_t k = 0; k < sd.size(); ++k) flat.push_back(0.01 * n(rng)), small_sd.push_back(0.1 * sd[k]);
+  std::vector<EnsembleResult> rf;
+  std::vector<Sample> df;
+  synthetic(flat, small_sd, rf, df);
+  const auto cf = fit::calibrate(rf, df);
+  EXPECT_EQ(cf.alpha, 1.0);
+  EXPECT_NEAR(cf.floor, 0.0098, 0.0008);  // the 95th percentile of |e|/2: 1.96 × 10 meV/atom / 2
+  EXPECT_NEAR(cf.within_2sigma, 0.95, 0.005);
   // Without a floor in the errors the fit finds (almost) none.
   std::vector<double> err0;
   for (std::size_t k = 0; k < sd.size(); ++k) err0.push_back(3.0 * sd[k] * n(rng));
@@ -92,7 +102,7 @@ TEST(Committee, CalibrationFindsTheErrorFloor) {
   std::vector<Sample> d0;
   synthetic(err0, sd, r0, d0);
   const auto c0 = fit::calibrate(r0, d0);
-  EXPECT_LT(c0.floor, 0.0005);
+  EXPECT_LT(c0.floor, 0.001);  // against errors of 1.5-30 meV/atom
   EXPECT_NEAR(c0.alpha, 3.0, 0.4);
 }
 

@@ -250,13 +250,22 @@ Calibration calibrate(const std::vector<EnsembleResult>& results, const std::vec
   std_and_error(results, data, sd, err);
   if (sd.size() < 3) throw InputError(fmt::format("calibrating a committee needs at least 3 labelled structures, got {}", sd.size()));
   const double r = floor_ratio(sd, err);
+  // The smallest value with ⌈0.95·N⌉ of the per-structure values at or below it.
+  const std::size_t at = static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(sd.size()))) - 1;
+  auto percentile95 = [at](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
+    return v[at];
+  };
   std::vector<double> ratio;
   for (std::size_t k = 0; k < sd.size(); ++k) ratio.push_back(err[k] / (2.0 * std::max(std::hypot(sd[k], r), 1e-12)));
-  std::sort(ratio.begin(), ratio.end());
-  // The smallest α with ⌈0.95·N⌉ ratios at or below it.
-  const std::size_t at = static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(ratio.size()))) - 1;
-  const double alpha = std::max(ratio[at], 1e-6);
-  return check_calibration(results, data, alpha, alpha * r);
+  const double alpha = std::max(percentile95(ratio), 1e-6);
+  if (r == 0.0 || alpha >= 1.0) return check_calibration(results, data, alpha, alpha * r);
+  // α below 1 with a floor: the errors hardly follow the spread here, yet the spread is what
+  // grows outside the trained region. Keep α = 1 and scale the floor alone to 95 %:
+  // |e| ≤ 2·sqrt(σ² + s0²) ⟺ s0 ≥ sqrt((e/2)² − σ²).
+  std::vector<double> needed;
+  for (std::size_t k = 0; k < sd.size(); ++k) needed.push_back(std::sqrt(std::max(0.0, 0.25 * err[k] * err[k] - sd[k] * sd[k])));
+  return check_calibration(results, data, 1.0, percentile95(needed));
 }
 
 namespace {

@@ -73,7 +73,10 @@ struct Calibration {
 /// floor: the part of the error that no spread ranks), then its scale, so that 95 % of the
 /// errors lie within 2·std (α is the 95th percentile of |e|/(2·sqrt(σ² + r²)), s0 = α·r;
 /// distribution-free: a few extrapolated structures cannot dominate it). r = 0 gives the
-/// plain α of earlier versions. `results` must come from a committee with α = 1 and no floor.
+/// plain α of earlier versions. α stays ≥ 1 when there is a floor (otherwise s0 alone is
+/// scaled to 95 %): errors that hardly follow the spread in the validation data must not
+/// shrink the spread, which is what grows outside the trained region. `results` must come
+/// from a committee with α = 1 and no floor.
 /// Throws InputError with fewer than 3 labelled structures.
 Calibration calibrate(const std::vector<EnsembleResult>& results, const std::vector<Sample>& data);
 /// The same numbers for a given α and floor [eV/atom] applied to the stds of `results` (e.g. on a
