@@ -48,6 +48,11 @@ def test_evaluate_equals_driver_eval(tmp_path):
     np.testing.assert_allclose(r["stress"], ref.get_stress(), rtol=1e-12, atol=1e-12 * np.abs(r["stress"]).max())
     np.testing.assert_allclose(r["dE_dm"], ref.arrays["dE_dm"], rtol=1e-12, atol=1e-12 * np.abs(r["dE_dm"]).max())
     assert r["energy_std"] == pytest.approx(float(ref.info["energy_std"]), rel=1e-10)
+    # That std is the α-scaled spread (α given: no floor) and the files' error floor in quadrature.
+    pot = mmtp.Potential(FEAL)
+    assert pot.committee_floor > 0
+    spread = mmtp.Potential(FEAL, committee_alpha=pot.committee_alpha).evaluate(atoms)["energy_std"]
+    assert r["energy_std"] == pytest.approx(np.hypot(spread, len(atoms) * pot.committee_floor), rel=1e-12)
     # The ASE calculator gives the same numbers.
     atoms.calc = MMTPCalculator(FEAL)
     assert atoms.get_potential_energy() == pytest.approx(ref.get_potential_energy(), rel=1e-12)
