@@ -20,7 +20,7 @@ namespace po = boost::program_options;
 int main(int argc, char** argv) {
   return mmtp::cli::run("mmtp-fit", [&] {
   std::vector<std::string> train_files, valid_files;
-  std::string out, species, mmax, fit_mmax, w_magnetic_species;
+  std::string out, species, mmax, fit_mmax, w_magnetic_species, weighting = mmtp::fit::weighting_name(mmtp::fit::Weights{}.weighting);
   mmtp::fit::FitRequest r;  // the defaults of every front end
   auto& eo = r.ensemble;
   auto& bo = r.basis;
@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
       "w-stress", po::value(&eo.train.weights.stress)->default_value(eo.train.weights.stress), "virial weight")(
       "w-magnetic", po::value(&eo.train.weights.magnetic)->default_value(eo.train.weights.magnetic), "dE/dm weight (0 = off)")(
       "w-magnetic-species", po::value(&w_magnetic_species), "factor on the dE/dm weight per species, e.g. Al=0.2 (others 1)")(
+      "weighting", po::value(&weighting)->default_value(weighting),
+      "energy and virial terms per structure (per-structure) or times its atom count (vibrations, MLIP-3's default)")(
       "l2", po::value(&eo.train.weights.l2)->default_value(eo.train.weights.l2), "L2 regularisation")(
       "init-scale", po::value(&eo.train.init_scale)->default_value(eo.train.init_scale), "initial radial coefficients uniform in ±this")(
       "raw", "train E(M) (no ±M symmetrization)")(
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
   po::variables_map vm;
   if (!mmtp::cli::parse(mmtp::cli::arguments(argc, argv), opts, pos, vm)) return 0;
   mmtp::cli::set_threads(vm["threads"].as<int>());
+  eo.train.weights.weighting = mmtp::fit::parse_weighting(weighting);
   eo.train.mode = vm.count("raw") ? mmtp::EvalMode::raw : mmtp::EvalMode::symmetrized;
   eo.bootstrap = vm.count("bootstrap") > 0;
   eo.resume = vm.count("resume") > 0;

@@ -32,7 +32,7 @@ namespace {
 
 /// Everything the config file says (keys as in README: mmtp-learn).
 struct Config {
-  std::string species, mmax, fit_mmax, w_magnetic_species;
+  std::string species, mmax, fit_mmax, w_magnetic_species, weighting = mmtp::fit::weighting_name(mmtp::fit::Weights{}.weighting);
   std::vector<std::string> train, heldout;
   mmtp::learn::LoopOptions loop;  // fit keys map onto loop.fit (the library's FitRequest), with its defaults
   std::vector<std::string> relax, md, volume_scan, moment_scan, ipi_active, reference;
@@ -60,6 +60,7 @@ Config read_config(const std::string& path, const fs::path& base) {
       "warm-start", po::value(&c.loop.warm_start))("w-energy", po::value(&f.ensemble.train.weights.energy))(
       "w-force", po::value(&f.ensemble.train.weights.force))("w-stress", po::value(&f.ensemble.train.weights.stress))(
       "w-magnetic", po::value(&f.ensemble.train.weights.magnetic))("w-magnetic-species", po::value(&c.w_magnetic_species))(
+      "weighting", po::value(&c.weighting))(
       "l2", po::value(&f.ensemble.train.weights.l2))("init-scale", po::value(&f.ensemble.train.init_scale))(
       "explore.relax", po::value(&c.relax))("explore.md", po::value(&c.md))("explore.volume-scan", po::value(&c.volume_scan))(
       "explore.moment-scan", po::value(&c.moment_scan))("explore.ipi-active", po::value(&c.ipi_active))(
@@ -136,6 +137,7 @@ mmtp::learn::LoopOptions loop_options(const Config& c, const std::vector<std::st
   o.fit.basis.moment_max = mmtp::io::per_species_values(c.mmax, names, "mmax");
   o.fit.ensemble.fit_moment_max = mmtp::io::per_species_values(c.fit_mmax, names, "fit-mmax");
   o.fit.ensemble.train.weights.magnetic_species = mmtp::io::per_species_values(c.w_magnetic_species, names, "w-magnetic-species", 1.0, false);
+  o.fit.ensemble.train.weights.weighting = mmtp::fit::parse_weighting(c.weighting);
   o.select = c.select;
   o.explore.relax_steps = c.relax_steps;
   o.explore.record_every = c.record_every;

@@ -204,7 +204,7 @@ py::dict fit_defaults() {
   d["max_iter"] = e.train.max_iter, d["tol"] = e.train.tol, d["init_scale"] = e.train.init_scale;
   d["raw"] = e.train.mode == mmtp::EvalMode::raw;
   d["w_energy"] = w.energy, d["w_force"] = w.force, d["w_stress"] = w.stress, d["w_magnetic"] = w.magnetic;
-  d["w_magnetic_species"] = py::none(), d["l2"] = w.l2;
+  d["w_magnetic_species"] = py::none(), d["l2"] = w.l2, d["weighting"] = mmtp::fit::weighting_name(w.weighting);
   return d;
 }
 
@@ -228,6 +228,7 @@ std::string fit(const std::vector<std::string>& train_files, const std::vector<s
   w.energy = k["w_energy"].cast<double>(), w.force = k["w_force"].cast<double>(), w.stress = k["w_stress"].cast<double>();
   w.magnetic = k["w_magnetic"].cast<double>(), w.l2 = k["l2"].cast<double>();
   w.magnetic_species = mmtp::io::per_species_values(k["w_magnetic_species"].cast<std::string>(), species, "w_magnetic_species", 1.0, false);
+  w.weighting = mmtp::fit::parse_weighting(k["weighting"].cast<std::string>());
   r.validate();
   std::vector<std::string> warnings, names = species;
   auto train = mmtp::io::read_labelled(train_files, names, {}, warnings);

@@ -51,6 +51,9 @@ def main():
     assert "cannot open" in r.stderr, r.stderr
     r = run([fit, *abo[:2], "--template", data(args, "mlip3_trained.almtp"), "-o", prefix], expect_rc=1)
     assert "1 species, but the data has 2" in r.stderr, r.stderr
+    r = run([fit, *abo[:2], "--species", "Fe,Al", "--weighting", "molecules", "-o", os.path.join(d, "bad")], expect_rc=1)
+    assert "mmtp-fit: weighting 'molecules': expected per-structure or vibrations" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(d, "bad.0.mtp"))
     nan = os.path.join(d, "nan.xyz")
     open(nan, "w").write('1\nLattice="3 0 0 0 3 0 0 0 3" Properties=species:S:1:pos:R:3 energy=nan pbc="T T T"\nFe 0 0 0\n')
     r = run([fit, nan, "--species", "Fe", "-o", prefix], expect_rc=1)

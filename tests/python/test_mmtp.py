@@ -137,6 +137,10 @@ def test_relax_and_fit(tmp_path):
     assert len(rep["members"]) == 2 and rep["train_structures"] == 2
     assert os.path.exists(tmp_path / "fit.0.mtp") and os.path.exists(tmp_path / "fit.report.json")
     assert mmtp.Potential([tmp_path / "fit.0.mtp", tmp_path / "fit.1.mtp"]).species == ["Fe", "Al"]
+    assert mmtp.FIT_DEFAULTS["weighting"] == "per-structure"
+    with pytest.raises(ValueError, match="weighting 'molecules'"):
+        mmtp.fit(abo, tmp_path / "bad", species=["Fe", "Al"], level=6, ensemble=1, max_iter=1, weighting="molecules")
+    assert not os.path.exists(tmp_path / "bad.0.mtp")
 
 
 def test_errors_are_value_errors():

@@ -111,6 +111,42 @@ TEST(Objective, MultiplicityEqualsRepeatedStructures) {
   EXPECT_LE((g1 - g2).cwiseAbs().maxCoeff(), 1e-10 * g1.cwiseAbs().maxCoeff());
 }
 
+TEST(Objective, VibrationsWeightingMultipliesEnergyAndVirialTermsByTheAtomCount) {
+  // MLIP-3's `weighting = vibrations`: the energy and virial terms of a structure of N atoms count
+  // N times, the force and dE/dm terms (already per atom) once. Same loss, gradient and linear
+  // solve as per-structure weighting with multiplicity N on those terms alone.
+  const Fixture fx;
+  Weights w;
+  w.force = 0, w.magnetic = 0, w.stress = 0.01;
+  std::vector<double> atoms;
+  for (const Sample& s : fx.samples) atoms.push_back(static_cast<double>(s.structure.size()));
+  ASSERT_EQ(atoms, (std::vector<double>{4, 1, 16}));
+  const Dataset data = fx.data();
+  Eigen::VectorXd g_vib, g_mult;
+  Weights vib = w;
+  vib.weighting = parse_weighting("vibrations");
+  const double a = objective(fx.model, data, vib, EvalMode::symmetrized, &g_vib);
+  const double b = objective(fx.model, data, w, EvalMode::symmetrized, &g_mult, atoms);
+  ASSERT_GT(a, objective(fx.model, data, w, EvalMode::symmetrized, nullptr));  // the 4- and 16-atom cells weigh more
+  EXPECT_NEAR(a, b, 1e-12 * a);
+  EXPECT_LE((g_vib - g_mult).cwiseAbs().maxCoeff(), 1e-10 * g_vib.cwiseAbs().maxCoeff());
+  // The force and dE/dm terms are the same under both weightings.
+  Weights per_atom;
+  per_atom.energy = 0, per_atom.stress = 0, per_atom.force = 0.05, per_atom.magnetic = 0.02;
+  Weights per_atom_vib = per_atom;
+  per_atom_vib.weighting = Weights::Weighting::vibrations;
+  const double f = objective(fx.model, data, per_atom, EvalMode::symmetrized, nullptr);
+  ASSERT_GT(f, 0.0);
+  EXPECT_NEAR(objective(fx.model, data, per_atom_vib, EvalMode::symmetrized, nullptr), f, 1e-12 * f);
+  MtpParameters p_vib = fx.model, p_mult = fx.model;
+  solve_linear(p_vib, data, vib, EvalMode::symmetrized, {}, 1e-10);
+  solve_linear(p_mult, data, w, EvalMode::symmetrized, atoms, 1e-10);
+  for (std::size_t q = 0; q < p_vib.moment_coeffs.size(); ++q)
+    EXPECT_NEAR(p_vib.moment_coeffs[q], p_mult.moment_coeffs[q], 1e-9 * std::max(1.0, std::abs(p_mult.moment_coeffs[q])));
+  EXPECT_EQ(parse_weighting("per-structure"), Weights::Weighting::per_structure);
+  EXPECT_THROW(parse_weighting("molecules"), InputError);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, ObjectiveGradient, ::testing::Values(EvalMode::raw, EvalMode::symmetrized),
                          [](const auto& info) { return info.param == EvalMode::raw ? "raw" : "symmetrized"; });
 

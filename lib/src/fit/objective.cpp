@@ -121,6 +121,16 @@ void Weights::validate() const {
     if (!(f >= 0) || !std::isfinite(f)) throw InputError(fmt::format("per-species dE/dm weight factor {} must be >= 0", f));
 }
 
+Weights::Weighting parse_weighting(const std::string& name) {
+  if (name == "per-structure") return Weights::Weighting::per_structure;
+  if (name == "vibrations") return Weights::Weighting::vibrations;
+  throw InputError(fmt::format("weighting '{}': expected per-structure or vibrations", name));
+}
+
+std::string weighting_name(Weights::Weighting weighting) {
+  return weighting == Weights::Weighting::vibrations ? "vibrations" : "per-structure";
+}
+
 Dataset::Dataset(const MtpParameters& basis, std::vector<Sample> samples) : samples_(std::move(samples)) {
   geometry_.resize(samples_.size());
   FirstError error;
@@ -164,9 +174,9 @@ double structure_objective(const MagneticMtp& model, const Sample& smp, const Ge
   Eigen::Matrix3d deps = Eigen::Matrix3d::Zero();
   Eigen::VectorXd dm = Eigen::VectorXd::Zero(n);
   if (smp.energy) {
-    const double re = (r.energy - *smp.energy) / nd;
-    loss += w.energy * re * re;
-    energy_coef = 2.0 * w.energy * re / nd;
+    const double re = (r.energy - *smp.energy) / nd, we = w.energy * w.size_factor(s.size());
+    loss += we * re * re;
+    energy_coef = 2.0 * we * re / nd;
   }
   if (smp.forces && w.force > 0) {
     const Eigen::Matrix3Xd d = r.forces - *smp.forces;
@@ -175,8 +185,9 @@ double structure_objective(const MagneticMtp& model, const Sample& smp, const Ge
   }
   if (smp.virial && w.stress > 0) {
     const Eigen::Matrix3d d = (r.virial - *smp.virial) / nd;
-    loss += w.stress * d.squaredNorm();
-    deps = -2.0 * w.stress * d / nd;  // W = −∂E/∂ε
+    const double ws = w.stress * w.size_factor(s.size());
+    loss += ws * d.squaredNorm();
+    deps = -2.0 * ws * d / nd;  // W = −∂E/∂ε
   }
   if (smp.dE_dm && magnetic && w.magnetic > 0) {
     for (Index i = 0; i < n; ++i) {
@@ -294,7 +305,7 @@ double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, Eva
       const Eigen::VectorXd zm = Eigen::VectorXd::Zero(n);
       Eigen::VectorXd value;
       features(zr, Eigen::Matrix3d::Zero(), zm, &value);
-      if (smp.energy) add_mine(value / nd, *smp.energy / nd, w.energy);
+      if (smp.energy) add_mine(value / nd, *smp.energy / nd, w.energy * w.size_factor(s.size()));
       if (smp.forces && w.force > 0)
         for (Index i = 0; i < n; ++i)
           for (int a = 0; a < 3; ++a) {
@@ -307,7 +318,7 @@ double solve_linear(MtpParameters& p, const Dataset& data, const Weights& w, Eva
           for (int b = 0; b < 3; ++b) {
             Eigen::Matrix3d e = Eigen::Matrix3d::Zero();
             e(a, b) = 1.0;
-            add_mine(-features(zr, e, zm, nullptr) / nd, (*smp.virial)(a, b) / nd, w.stress);
+            add_mine(-features(zr, e, zm, nullptr) / nd, (*smp.virial)(a, b) / nd, w.stress * w.size_factor(s.size()));
           }
       if (smp.dE_dm && magnetic && w.magnetic > 0)
         for (Index i = 0; i < n; ++i) {

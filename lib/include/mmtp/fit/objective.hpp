@@ -1,5 +1,7 @@
 #pragma once
 #include <Eigen/Core>
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "mmtp/geometry.hpp"
@@ -16,7 +18,17 @@ namespace mmtp::fit {
 /// + w_m Σ_i (∂Ē/∂m_i − ∂E/∂m_i)²                    magnetic forces [eV/μB]; ∂Ē/∂m = (g(M) − g(−M))/2
 /// summed over structures (each times its multiplicity), plus l2 Σ θ² over radial and moment
 /// coefficients. A label a structure lacks (no forces, no virial, no dE/dm) drops its term.
+/// With Weighting::vibrations the energy and virial terms are multiplied by N_k.
 struct Weights {
+  /// How structures of different sizes share the energy and virial terms (MLIP-3's `weighting`).
+  enum class Weighting {
+    /// Each structure's per-atom energy and virial count once, whatever its size (mmtp's default).
+    per_structure,
+    /// Times N_k: every atom counts once, so an 8-atom cell's energy weighs as much as four 2-atom
+    /// cells' (MLIP-3's default, `weighting = vibrations`; its forces are already per atom).
+    vibrations,
+  };
+  Weighting weighting = Weighting::per_structure;
   double energy = 1.0;
   double force = 0.01;    ///< [Å²]
   double stress = 0.001;
@@ -29,8 +41,16 @@ struct Weights {
   double magnetic_of(int t) const {
     return magnetic_species.empty() ? magnetic : magnetic * magnetic_species[static_cast<std::size_t>(t)];
   }
+  /// The factor on the energy and virial terms of a structure of n atoms: 1 or n (`weighting`).
+  double size_factor(Index n) const {
+    return weighting == Weighting::vibrations ? static_cast<double>(std::max<Index>(1, n)) : 1.0;
+  }
   void validate() const;  ///< throws InputError naming the field
 };
+/// "per-structure" or "vibrations" → Weights::Weighting; throws InputError for another name.
+Weights::Weighting parse_weighting(const std::string& name);
+/// The name parse_weighting reads.
+std::string weighting_name(Weights::Weighting weighting);
 
 /// Labelled structures with their geometry (neighbour list, radial basis, angular monomials)
 /// computed once for one basis: the objective reuses it at every evaluation of a fit.
