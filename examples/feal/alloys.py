@@ -53,7 +53,7 @@ from ase.io import read, write
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from explore_alloys import a0_of, bcc_sites, ordered  # noqa: E402
+from explore_alloys import a0_of, bcc_sites, ordered, principal_stretch_ratio  # noqa: E402
 
 GPA = 160.21766208
 
@@ -82,14 +82,6 @@ def relax_best(mmtp, pot, starts, max_std):
         if best is None or key < best[0]:
             best = (key, relaxed, rep)
     return best[1], best[2]
-
-
-def principal_stretch_ratio(cell, start):
-    """Largest over smallest principal stretch of the deformation taking the 3x3 cell `start` to
-    `cell` (rows are cell vectors, Å): 1 for a uniform scaling, c/a for a tetragonal (Bain) strain."""
-    deformation = np.linalg.solve(np.asarray(start), np.asarray(cell))  # cell = start @ deformation
-    stretch = np.linalg.svd(deformation, compute_uv=False)
-    return stretch[0] / stretch[-1]
 
 
 def structure_properties(atoms):

@@ -86,6 +86,14 @@ def start(rng, natom, species=None, name=""):
     return atoms
 
 
+def principal_stretch_ratio(cell, start):
+    """Largest over smallest principal stretch of the deformation taking the 3x3 cell `start` to
+    `cell` (rows are cell vectors, Å): 1 for a uniform scaling, c/a for a tetragonal (Bain) strain."""
+    deformation = np.linalg.solve(np.asarray(start), np.asarray(cell))  # cell = start @ deformation
+    stretch = np.linalg.svd(deformation, compute_uv=False)
+    return stretch[0] / stretch[-1]
+
+
 def moment_max(path):
     m = re.search(r"mmtp:species=([^;\s]+);moment_max=([^;\s]+)", open(path).read())
     return dict(zip(m.group(1).split(","), map(float, m.group(2).split(","))))

@@ -18,7 +18,11 @@ A run counts as reliable when it ends converged (mmtp-driver's exit 0) with fmax
 max |dE/dm| ≤ 0.01 eV/μB over the moments not held on a range bound (the relaxer's projected
 residual; moments on a bound pushed outwards are counted apart), and, where the cell moves,
 |stress| ≤ 0.1 GPa (hydrostatic: the pressure; full: every component). Prints one row per run,
-the table of exits and causes per cell mode, and the reliability. Exit code 0.
+the table of exits and causes per cell mode, and the reliability. Exit code 0. The column c_a is
+the relaxed cell's shape (alloys.py's principal stretch ratio against the cubic cell: 1 for a
+cubic cell, √2 at fcc on the Bain path; none and hydrostatic keep the start's strain, up to about
+1.1); the full-mode runs that end above --max-c-a (1.05) are counted: reliable or not, they are no
+longer bcc.
 """
 import argparse
 import collections
@@ -31,7 +35,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from explore_alloys import ordered, start  # noqa: E402
+from explore_alloys import ordered, principal_stretch_ratio, start  # noqa: E402
 
 GPA = 160.21766208  # eV/Å³ in GPa
 
@@ -42,6 +46,7 @@ def main():
     ap.add_argument("--random", type=int, default=17)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=1000)
+    ap.add_argument("--max-c-a", type=float, default=1.05, help="count full-mode runs ending above this c/a")
     ap.add_argument("--out", help="write the per-run table (TSV) here too")
     a = ap.parse_args()
     import mmtp
@@ -51,7 +56,7 @@ def main():
     starts = [(f"random-{k}", start(rng, 16, None, f"random-{k}")) for k in range(a.random)]
     starts += [(kind, start(rng, 16, ordered(kind), kind)) for kind in ("B2", "D03", "bccFe")]
     rows, t0 = [], time.time()
-    print("start\tx_Al\tcell\tstatus\tevaluations\tfmax\tmmax\tstress_GPa\tstd_meV_per_atom\tpushed_out\treliable\tcause")
+    print("start\tx_Al\tcell\tstatus\tevaluations\tfmax\tmmax\tstress_GPa\tc_a\tstd_meV_per_atom\tpushed_out\treliable\tcause")
     for name, atoms in starts:
         x = atoms.get_chemical_symbols().count("Al") / len(atoms)
         for cell in ("none", "hydrostatic", "full"):
@@ -59,6 +64,7 @@ def main():
             stress = np.asarray(rep["stress"]) * GPA
             s_max = 0.0 if cell == "none" else (abs(stress[:3].mean()) if cell == "hydrostatic" else np.abs(stress).max())
             std = 1000 * rep.get("energy_std", 0.0) / len(atoms)
+            c_a = principal_stretch_ratio(relaxed.cell, np.eye(3))  # against the cubic cell, not the strained start
             causes = []
             if rep["status"] != "converged":
                 causes.append(rep["status"] + (f" ({rep['extrapolation']})" if rep.get("extrapolation") else ""))
@@ -70,11 +76,11 @@ def main():
                 causes.append(f"stress {s_max:.3g} GPa")
             ok = not causes
             row = dict(start=name, x=x, cell=cell, status=rep["status"], evaluations=rep["evaluations"], fmax=rep["fmax"],
-                       mmax=rep["mmax"], stress=s_max, std=std, pushed=len(rep.get("moments_pushed_out", [])), ok=ok,
+                       mmax=rep["mmax"], stress=s_max, c_a=c_a, std=std, pushed=len(rep.get("moments_pushed_out", [])), ok=ok,
                        cause="; ".join(causes))
             rows.append(row)
             print(f"{name}\t{x:.4f}\t{cell}\t{rep['status']}\t{rep['evaluations']}\t{rep['fmax']:.4f}\t{rep['mmax']:.4f}\t"
-                  f"{s_max:.4f}\t{std:.2f}\t{row['pushed']}\t{ok}\t{row['cause']}", flush=True)
+                  f"{s_max:.4f}\t{c_a:.3f}\t{std:.2f}\t{row['pushed']}\t{ok}\t{row['cause']}", flush=True)
     if a.out:
         with open(a.out, "w") as f:
             f.write("\t".join(rows[0]) + "\n")
@@ -89,6 +95,10 @@ def main():
         other = sum(1 for r in sel if r["status"] == "converged" and not r["ok"])
         print(f"| {cell} | {len(sel)} | {sum(r['ok'] for r in sel)} | {st['converged']} | {st['extrapolation']} | "
               f"{st['max_steps']} | {st['line_search_failed']} | {other} |")
+    full = [r for r in rows if r["cell"] == "full"]
+    non_cubic = [r for r in full if r["c_a"] > a.max_c_a]
+    print(f"\nfull-mode runs ending non-cubic (c/a > {a.max_c_a:g}): {len(non_cubic)} of {len(full)}"
+          + (f" ({', '.join(r['start'] + (' reliable' if r['ok'] else '') for r in non_cubic)})" if non_cubic else ""))
     reliable = sum(r["ok"] for r in rows)
     print(f"\nreliability: {reliable}/{len(rows)} = {100 * reliable / len(rows):.1f} %")
     return 0

@@ -27,13 +27,18 @@ def test_reliability_table_adds_up():
     rows = [line.split("\t") for line in out.splitlines() if re.match(r"(random-\d+|B2|D03|bccFe)\t", line)]
     assert len(rows) == 12, out  # (1 random + 3 ordered) starts × 3 cell modes
     for r in rows:
-        status, fmax, mmax, stress, reliable = r[3], float(r[5]), float(r[6]), float(r[7]), r[10] == "True"
+        status, fmax, mmax, stress, reliable = r[3], float(r[5]), float(r[6]), float(r[7]), r[11] == "True"
+        assert float(r[8]) >= 1 and (r[2] == "full" or float(r[8]) < 1.2), r  # c/a vs cubic: fixed shapes keep the start's ±5 % strain
         assert reliable == (status == "converged" and fmax <= 0.01 and mmax <= 0.01 and stress <= 0.1), r
     table = {m.group(1): [int(v) for v in m.groups()[1:]]
              for m in re.finditer(r"^\| (none|hydrostatic|full|all) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
                                   out, re.M)}
     assert table["all"] == [sum(table[m][k] for m in ("none", "hydrostatic", "full")) for k in range(7)], out
-    assert table["all"][0] == 12 and table["all"][1] == sum(r[10] == "True" for r in rows), out
+    assert table["all"][0] == 12 and table["all"][1] == sum(r[11] == "True" for r in rows), out
+    c_a = {(r[0], r[2]): float(r[8]) for r in rows}
+    assert all(abs(c_a[s, "none"] - c_a[s, "hydrostatic"]) < 2e-3 for s, _ in c_a), c_a  # a uniform scaling keeps the shape
+    non_cubic = sum(r[2] == "full" and float(r[8]) > 1.05 for r in rows)
+    assert f"full-mode runs ending non-cubic (c/a > 1.05): {non_cubic} of 4" in out, out
     ok = table["all"][1]
     assert f"reliability: {ok}/12 = {100 * ok / 12:.1f} %" in out, out
 
@@ -41,7 +46,7 @@ def test_reliability_table_adds_up():
 def test_principal_stretch_ratio():
     import sys
     sys.path.insert(0, FEAL)
-    from alloys import principal_stretch_ratio
+    from explore_alloys import principal_stretch_ratio
     start = 5.7 * np.eye(3)
     angle = 0.3
     rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
