@@ -3,7 +3,7 @@
 the share of structures that relax to almost zero forces, stresses and magnetic forces).
 
     PYTHONPATH=build/python examples/feal/reliability.py [-p POT.mtp ...] [--random 17] [--seed 1]
-        [--max-steps 1000] [--out TABLE.tsv]
+        [--max-steps 1000] [--max-c-a 1.05] [--out TABLE.tsv] [--write-non-cubic STATES.xyz]
 
 Starts (the distribution of issue 23): 16-atom bcc cells (2x2x2 cubic) of random Fe(1-x)Al(x),
 x = 0 .. 1/2 in steps of one atom (`--random` of them), plus ordered B2 FeAl, D0_3 Fe3Al and bcc
@@ -48,6 +48,9 @@ def main():
     ap.add_argument("--max-steps", type=int, default=1000)
     ap.add_argument("--max-c-a", type=float, default=1.05, help="count full-mode runs ending above this c/a")
     ap.add_argument("--out", help="write the per-run table (TSV) here too")
+    ap.add_argument("--write-non-cubic", metavar="FILE.xyz",
+                    help="write the full-mode end states above --max-c-a (extxyz, relaxed moments as initial_magmoms): "
+                         "candidates for cDFT labels (tools/abinit-cdft --label)")
     a = ap.parse_args()
     import mmtp
     pots = a.pots or [os.path.join(HERE, "potential", f"feal.{k}.mtp") for k in range(8)]
@@ -55,7 +58,7 @@ def main():
     rng = random.Random(a.seed)
     starts = [(f"random-{k}", start(rng, 16, None, f"random-{k}")) for k in range(a.random)]
     starts += [(kind, start(rng, 16, ordered(kind), kind)) for kind in ("B2", "D03", "bccFe")]
-    rows, t0 = [], time.time()
+    rows, non_cubic_states, t0 = [], [], time.time()
     print("start\tx_Al\tcell\tstatus\tevaluations\tfmax\tmmax\tstress_GPa\tc_a\tstd_meV_per_atom\tpushed_out\treliable\tcause")
     for name, atoms in starts:
         x = atoms.get_chemical_symbols().count("Al") / len(atoms)
@@ -79,8 +82,15 @@ def main():
                        mmax=rep["mmax"], stress=s_max, c_a=c_a, std=std, pushed=len(rep.get("moments_pushed_out", [])), ok=ok,
                        cause="; ".join(causes))
             rows.append(row)
+            if cell == "full" and c_a > a.max_c_a:
+                relaxed.info.update(origin=f"reliability {name} full", c_a=round(c_a, 4))
+                non_cubic_states.append(relaxed)
             print(f"{name}\t{x:.4f}\t{cell}\t{rep['status']}\t{rep['evaluations']}\t{rep['fmax']:.4f}\t{rep['mmax']:.4f}\t"
                   f"{s_max:.4f}\t{c_a:.3f}\t{std:.2f}\t{row['pushed']}\t{ok}\t{row['cause']}", flush=True)
+    if a.write_non_cubic and non_cubic_states:
+        from ase.io import write
+        write(a.write_non_cubic + ".tmp", non_cubic_states, format="extxyz")
+        os.replace(a.write_non_cubic + ".tmp", a.write_non_cubic)  # no partial file
     if a.out:
         with open(a.out, "w") as f:
             f.write("\t".join(rows[0]) + "\n")

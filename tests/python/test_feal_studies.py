@@ -22,8 +22,11 @@ def run(script, *args):
     return r.stdout
 
 
-def test_reliability_table_adds_up():
-    out = run("reliability.py", "--random", "1", "--seed", "3", "--max-steps", "300")
+def test_reliability_table_adds_up(tmp_path):
+    states = tmp_path / "non_cubic.xyz"
+    # --max-c-a 1.0: every full-mode end state counts (a relaxed cell is never exactly cubic).
+    out = run("reliability.py", "--random", "1", "--seed", "3", "--max-steps", "300", "--max-c-a", "1.0",
+              "--write-non-cubic", str(states))
     rows = [line.split("\t") for line in out.splitlines() if re.match(r"(random-\d+|B2|D03|bccFe)\t", line)]
     assert len(rows) == 12, out  # (1 random + 3 ordered) starts × 3 cell modes
     for r in rows:
@@ -37,8 +40,14 @@ def test_reliability_table_adds_up():
     assert table["all"][0] == 12 and table["all"][1] == sum(r[11] == "True" for r in rows), out
     c_a = {(r[0], r[2]): float(r[8]) for r in rows}
     assert all(abs(c_a[s, "none"] - c_a[s, "hydrostatic"]) < 2e-3 for s, _ in c_a), c_a  # a uniform scaling keeps the shape
-    non_cubic = sum(r[2] == "full" and float(r[8]) > 1.05 for r in rows)
-    assert f"full-mode runs ending non-cubic (c/a > 1.05): {non_cubic} of 4" in out, out
+    count = int(re.search(r"full-mode runs ending non-cubic \(c/a > 1\): (\d+) of 4", out).group(1))
+    written = read(states, ":") if count else []
+    assert len(written) == count, out
+    full = {f"reliability {r[0]} full": float(r[8]) for r in rows if r[2] == "full"}
+    assert {o for o, c in full.items() if c > 1.0005} <= {a.info["origin"] for a in written}, out
+    for a in written:
+        assert a.info["c_a"] > 1.0 and abs(a.info["c_a"] - full[a.info["origin"]]) < 1e-3, a.info
+        assert np.abs(a.get_initial_magnetic_moments()).max() > 0.5
     ok = table["all"][1]
     assert f"reliability: {ok}/12 = {100 * ok / 12:.1f} %" in out, out
 
