@@ -58,9 +58,11 @@ def main():
     # in the hydrostatic mode. Now it stops as soon as a point is further outside than the start,
     # or, if it walks into the region first, as soon as it leaves it again; which of the two
     # depends on the ensemble. The point written is the last one no further outside than the
-    # start. Its committee std fell with every ensemble trained on larger cells (0.1-0.5 eV/atom
-    # before them, 0.043 with step 4, inside the driver's default 0.05, where it converges), so
-    # the trained region is set to half the start's std: outside by construction.
+    # start, or, if it converges outside, there. Its committee std fell with every ensemble trained
+    # on larger cells (0.1-0.5 eV/atom before them, 0.043 with step 4, inside the driver's default
+    # 0.05, where it converges; step 8 walks from 0.033 into 0.012), so the trained region is set to
+    # half the smaller of the start's std and that of the state a default run converges to: both
+    # outside by construction.
     fe16 = bulk("Fe", "bcc", a=2.83, cubic=True).repeat(2)
     rng = np.random.default_rng(1)
     fe16.positions += rng.uniform(-0.03, 0.03, fe16.positions.shape)
@@ -71,15 +73,17 @@ def main():
     start = os.path.join(d, "fe16_start.xyz")
     run([args.driver, "eval", *pot, src, "-o", start])
     std0 = read(start).info["energy_std"] / len(fe16)
-    max_std = min(0.05, std0 / 2)  # eV/atom; 0.05 is the driver's default
+    r = run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "-o", out], expect_rc=None)
+    max_std = min(0.05, std0, read(out).info["energy_std"] / len(fe16)) / 2  # eV/atom; 0.05 is the driver's default
     r = run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "--max-std", str(max_std), "-o", out], expect_rc=5)
     walked_in = "left the trained region" in r.stderr
-    assert walked_in or "further outside the trained region than its start" in r.stderr, r.stderr
+    assert walked_in or "further outside the trained region than its start" in r.stderr \
+        or "started outside the trained region and ended there" in r.stderr, r.stderr
     final = read(out)
     assert final.info["energy_std"] / len(fe16) <= max(std0, max_std) + 1e-9, (std0, final.info["energy_std"], r.stderr)
     assert abs(final.get_volume() / fe16.get_volume() - 1) < 0.30
     lines.append(f"bcc Fe 16, random moments (std {std0:.3f} eV/atom), hydrostatic: exit 5, "
-                 + ("walked into the trained region and stopped on leaving it" if walked_in else "stopped further outside than its start"))
+                 + ("walked into the trained region and stopped on leaving it" if walked_in else "stopped outside, where it started"))
     # MLIP-3's self-test potential (one range -1.3..3.1 μB: |m| <= 1.3 symmetrized).
     cell = bulk("FeAl", "cesiumchloride", a=2.87).repeat(2)
     rng = np.random.default_rng(3)
