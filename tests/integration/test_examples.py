@@ -56,6 +56,10 @@ m, text = synthetic(np.linspace(1.0, 1.05, 50))
 assert m and abs(float(m.group(2))) < 0.15, text
 m, text = synthetic(np.ones(50))
 assert m and m.group(2) is None, text
+# Three structures: their rank correlation takes four values, and no floor brings its median below
+# 0.5; said so (this once doubled the floor until it overflowed).
+m, text = synthetic(np.array([1.0, 2.0, 4.0]), np.array([0.5, 3.0, 2.0]))
+assert m and "too few structures for a floor to matter" in text, text
 # The error model recovers a and s0 of errors drawn from N(0, (2 std)² + 3²) (2000 structures,
 # a fixed seed; the maximum-likelihood estimates are within a few % there).
 sd = 10.0 ** np.random.default_rng(7).uniform(-1, 1.5, 2000)
