@@ -73,7 +73,7 @@ def main():
     start = os.path.join(d, "fe16_start.xyz")
     run([args.driver, "eval", *pot, src, "-o", start])
     std0 = read(start).info["energy_std"] / len(fe16)
-    r = run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "-o", out], expect_rc=None)
+    run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "-o", out], expect_rc=None)  # the default run's end state
     max_std = min(0.05, std0, read(out).info["energy_std"] / len(fe16)) / 2  # eV/atom; 0.05 is the driver's default
     r = run([args.driver, "relax", src, *pot, "--cell", "hydrostatic", "--max-std", str(max_std), "-o", out], expect_rc=5)
     walked_in = "left the trained region" in r.stderr
