@@ -3,10 +3,10 @@
 with the committee, and choose the structures to label by its std.
 
     PYTHONPATH=build/python examples/feal/explore_alloys.py --out DIR [--seed 1] [--starts8 80] [--starts16 40]
-        [--select8 30] [--select16 6] [-p POT.mtp ...]
+        [--select8 30] [--select16 6] [--max-x 0.5] [-p POT.mtp ...]
 
 Pool. Each start is a bcc supercell (8 atoms: 2x2x1 cubic cells; 16 atoms: 2x2x2) of random
-Fe(1-x)Al(x), x = 0 .. 1/2 in steps of one atom, or (16 atoms) ordered B2 FeAl, D0_3 Fe3Al or
+Fe(1-x)Al(x), x = 0 .. 1/2 in steps of one atom (or up to --max-x), or (16 atoms) ordered B2 FeAl, D0_3 Fe3Al or
 bcc Fe, at the lattice parameter of the data (A0_TABLE of tools/abinit-cdft), with a random
 strain of up to ±5 % per cell component, every atom displaced by up to 0.05 Å, Fe moments of
 0.5-3 μB with random signs and Al moments within ±0.1 μB: the starts of the reliability
@@ -67,11 +67,12 @@ def ordered(kind):
     return ["Fe"] * 16
 
 
-def start(rng, natom, species=None, name=""):
-    """A random start of the reliability distribution (module docstring)."""
+def start(rng, natom, species=None, name="", max_x=0.5):
+    """A random start of the reliability distribution (module docstring); a random composition
+    has at most max_x * natom Al atoms (and never more than half)."""
     reps = (2, 2, 1) if natom == 8 else (2, 2, 2)
     if species is None:
-        n_al = rng.randint(0, natom // 2)
+        n_al = rng.randint(0, int(min(max_x, 0.5) * natom + 1e-9))
         species = ["Al"] * n_al + ["Fe"] * (natom - n_al)
         rng.shuffle(species)
     x = species.count("Al") / natom
@@ -133,6 +134,8 @@ def main():
     ap.add_argument("--starts16", type=int, default=40)
     ap.add_argument("--select8", type=int, default=30)
     ap.add_argument("--select16", type=int, default=6)
+    ap.add_argument("--max-x", type=float, default=0.5,
+                    help="largest Al fraction of the random starts; ordered starts above it are left out")
     ap.add_argument("-p", dest="pots", action="append")
     a = ap.parse_args()
     import mmtp
@@ -144,11 +147,12 @@ def main():
     pool = {8: [], 16: []}
     starts = [(8, None, f"random8-{k}") for k in range(a.starts8)]
     starts += [(16, ordered(kind) if kind else None, f"{kind or 'random16'}-{k}")
-               for k, kind in enumerate(([None] * max(0, a.starts16 - 6)) + ["B2", "B2", "D03", "D03", "bccFe", "bccFe"])]
+               for k, kind in enumerate(([None] * max(0, a.starts16 - 6)) + ["B2", "B2", "D03", "D03", "bccFe", "bccFe"])
+               if kind is None or ordered(kind).count("Al") <= a.max_x * 16 + 1e-9]
     with open(os.path.join(a.out, "pool.tsv"), "w") as tsv:
         tsv.write("start\tkind\tatoms\tx_Al\tstd_meV_per_atom\n")
         for natom, species, name in starts:
-            atoms = start(rng, natom, species, name)
+            atoms = start(rng, natom, species, name, a.max_x)
             for kind, s in snapshots(pot, atoms, rng):
                 try:
                     r = pot.evaluate(s)
@@ -163,6 +167,8 @@ def main():
             tsv.flush()
             print(f"{name}: {len(pool[natom])} snapshots of {natom} atoms so far", flush=True)
     for natom, count in ((8, a.select8), (16, a.select16)):
+        if count == 0:
+            continue
         chosen, used_starts, per_al = [], set(), {}
         for std, name, kind, s in sorted(pool[natom], key=lambda t: -t[0]):
             n_al = s.get_chemical_symbols().count("Al")

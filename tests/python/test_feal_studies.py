@@ -2,7 +2,7 @@
 examples/feal/reliability.py (its table adds up and each row's verdict follows its numbers),
 examples/feal/alloys.py (bcc Fe and B2 FeAl reproduce their own references and stay cubic; table, plot and
 cells for the cDFT check written, and compared with the converged cDFT runs only) and examples/feal/explore_alloys.py (it selects the
-snapshot with the largest committee std)."""
+snapshot with the largest committee std, and --max-x keeps the starts Fe-rich)."""
 import os
 import re
 import subprocess
@@ -117,3 +117,13 @@ def test_explore_selects_largest_std(tmp_path):
         chosen = read(tmp_path / f"selected-{n}.xyz", index=":")
         assert len(chosen) == 1 and len(chosen[0]) == n
         assert abs(chosen[0].info["committee_std_meV_per_atom"] - max(stds)) < 1e-2, (stds, chosen[0].info)
+
+
+def test_explore_max_x_keeps_fe_rich_starts(tmp_path):
+    run("explore_alloys.py", "--out", str(tmp_path), "--seed", "3", "--starts8", "0", "--starts16", "8",
+        "--select8", "0", "--select16", "1", "--max-x", "0.125")
+    pool = [line.split("\t") for line in open(tmp_path / "pool.tsv").read().splitlines()[1:]]
+    assert pool and all(float(p[3]) <= 0.125 + 1e-9 for p in pool), pool
+    starts = {p[0].split("-")[0] for p in pool}
+    assert starts == {"random16", "bccFe"}, starts  # B2 (x = 1/2) and D0_3 (x = 1/4) are above --max-x
+    assert not (tmp_path / "selected-8.xyz").exists() and len(read(tmp_path / "selected-16.xyz", index=":")) == 1
