@@ -127,3 +127,14 @@ def test_explore_max_x_keeps_fe_rich_starts(tmp_path):
     starts = {p[0].split("-")[0] for p in pool}
     assert starts == {"random16", "bccFe"}, starts  # B2 (x = 1/2) and D0_3 (x = 1/4) are above --max-x
     assert not (tmp_path / "selected-8.xyz").exists() and len(read(tmp_path / "selected-16.xyz", index=":")) == 1
+
+
+def test_direct_check_verdict_round_off():
+    import sys
+    sys.path.insert(0, FEAL)
+    from alloys import within_2sigma
+    # A symmetric cell: cDFT and every member give zero forces, the model up to round-off (3e-10 eV/Å at a
+    # force std of 4e-11, check10-000 of README section 7).
+    assert within_2sigma(9.28, 4.98, 3.2e-10, 4.0e-11, 0.032, 0.187)
+    assert not within_2sigma(9.28, 4.98, 0.01, 4.0e-11, 0.032, 0.187)  # a real force error stays a miss
+    assert not within_2sigma(10.5, 4.98, 0.0, 0.1, 0.0, 0.1) and not within_2sigma(1.0, 4.98, 0.0, 0.1, 0.3, 0.1)
