@@ -61,9 +61,10 @@ ROUND_OFF = 1e-6
 
 
 def within_2sigma(de, e_std, f_err, f_std, dm_err, dm_std):
-    """The direct check's verdict: the energy error per atom within 2 energy stds, and the largest force
-    and dE/dm errors within 2 of the largest stds, where an std below ROUND_OFF (a component that vanishes
-    by symmetry for every member) counts as ROUND_OFF."""
+    """The direct check's verdict (bool): the energy error per atom `de` within 2 energy stds `e_std` (both
+    meV/atom, model − cDFT), and the largest force error `f_err` and dE/dm error `dm_err` (eV/Å, eV/μB; largest
+    absolute component) within 2 of the largest stds `f_std`, `dm_std`, where an std below ROUND_OFF (a
+    component that vanishes by symmetry for every member) counts as ROUND_OFF. Raises nothing."""
     return abs(de) <= 2 * e_std and f_err <= 2 * max(f_std, ROUND_OFF) and dm_err <= 2 * max(dm_std, ROUND_OFF)
 
 

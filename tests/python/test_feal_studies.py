@@ -1,7 +1,8 @@
 """The FeAl studies beyond 4 atoms (issue 23), run small with the shipped committee:
 examples/feal/reliability.py (its table adds up and each row's verdict follows its numbers),
 examples/feal/alloys.py (bcc Fe and B2 FeAl reproduce their own references and stay cubic; table, plot and
-cells for the cDFT check written, and compared with the converged cDFT runs only) and examples/feal/explore_alloys.py (it selects the
+cells for the cDFT check written, and compared with the converged cDFT runs only; the check's verdict tolerates
+round-off, not errors) and examples/feal/explore_alloys.py (it selects the
 snapshot with the largest committee std, and --max-x keeps the starts Fe-rich)."""
 import os
 import re
