@@ -83,7 +83,7 @@ def main():
                        cause="; ".join(causes))
             rows.append(row)
             if cell == "full" and c_a > a.max_c_a:
-                relaxed.info.update(origin=f"reliability {name} full", c_a=round(c_a, 4))
+                relaxed.info.update(origin=f"reliability {name} full", c_a=float(c_a))
                 non_cubic_states.append(relaxed)
             print(f"{name}\t{x:.4f}\t{cell}\t{rep['status']}\t{rep['evaluations']}\t{rep['fmax']:.4f}\t{rep['mmax']:.4f}\t"
                   f"{s_max:.4f}\t{c_a:.3f}\t{std:.2f}\t{row['pushed']}\t{ok}\t{row['cause']}", flush=True)
