@@ -9,6 +9,9 @@ import sys
 import tarfile
 
 import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import write
 
 from common import arguments, run, tmpdir
 
@@ -77,6 +80,38 @@ json.dump({"committee_alpha": 1.0, "valid": {"structures": recs}}, open(os.path.
 text = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "sizes.report.json"), "-o", out]).stdout
 assert "size valid 2 atoms: 2 structures, energy RMSE 4.123 meV/atom, 50 % within 2 std" in text, text
 assert "size valid 8 atoms: 1 structures, energy RMSE 30 meV/atom, 100 % within 2 std" in text, text
+# Committee-size scan (--members): three members whose per-atom energies on structure j = 1 … 5 are
+# j + j·(−1, 0, +1) meV/atom, DFT 0: every committee's std and |mean| grow with j (Spearman 1); the
+# mean's RMSE is sqrt(11) = 3.317 meV/atom for all three, and over the pairs j/2, j, 3j/2 (median sqrt(11)).
+
+
+def frames(per_atom_mev):
+    """FeAl cells whose energy per atom is per_atom_mev(j) meV for j = 1 … 5, forces zero."""
+    res = []
+    for j in range(1, 6):
+        a = Atoms("FeAl", positions=[[0, 0, 0], [1.4, 1.4, 1.4]], cell=[2.8] * 3, pbc=True)
+        a.calc = SinglePointCalculator(a, energy=2e-3 * per_atom_mev(j), forces=np.zeros((2, 3)))
+        res.append(a)
+    return res
+
+
+members = [os.path.join(out, f"member{i}.xyz") for i in range(3)]
+for path, shift in zip(members, (-1, 0, 1)):
+    write(path, frames(lambda j: j + j * shift))
+reference = os.path.join(out, "dft.xyz")
+write(reference, frames(lambda j: 0.0))
+text = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", members[1], "--reference", reference, "-o", out,
+            "--members", *members]).stdout
+assert ("committee size 2 of 3: Spearman(std, |error|) median 1.00, 10-90 % 1.00-1.00 over 3 subsets; "
+        "energy RMSE of the mean 3.317 meV/atom (median)") in text, text
+assert "committee size 3 of 3: Spearman(std, |error|) median 1.00, 10-90 % 1.00-1.00 over 1 subsets; energy RMSE of the mean 3.317" in text, text
+r = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", members[1], "--reference", reference, "--members", members[0]],
+        expect_rc=2)
+assert "--members needs at least 2 files" in r.stderr, r.stderr
+write(os.path.join(out, "short.xyz"), frames(lambda j: j)[:4])
+r = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", members[1], "--reference", reference, "-o", out,
+         "--members", members[0], os.path.join(out, "short.xyz")], expect_rc=1)
+assert r.stderr.startswith("parity: ") and "short.xyz: 4 structures" in r.stderr, r.stderr
 r = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "missing.json")], expect_rc=1)
 assert r.stderr.startswith("parity: ") and "missing.json" in r.stderr, r.stderr
 
