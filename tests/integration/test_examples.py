@@ -111,7 +111,7 @@ assert "--members needs at least 2 files" in r.stderr, r.stderr
 write(os.path.join(out, "short.xyz"), frames(lambda j: j)[:4])
 r = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", members[1], "--reference", reference, "-o", out,
          "--members", members[0], os.path.join(out, "short.xyz")], expect_rc=1)
-assert r.stderr.startswith("parity: ") and "short.xyz: 4 structures" in r.stderr, r.stderr
+assert r.stderr.startswith("parity: ") and "short.xyz: 4 structures, the reference has 5" in r.stderr, r.stderr
 r = run([PY, os.path.join(ROOT, "tools", "parity"), os.path.join(out, "missing.json")], expect_rc=1)
 assert r.stderr.startswith("parity: ") and "missing.json" in r.stderr, r.stderr
 
