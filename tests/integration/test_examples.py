@@ -105,6 +105,23 @@ text = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", members[1], "--
 assert ("committee size 2 of 3: Spearman(std, |error|) median 1.00, 10-90 % 1.00-1.00 over 3 subsets; "
         "energy RMSE of the mean 3.317 meV/atom (median)") in text, text
 assert "committee size 3 of 3: Spearman(std, |error|) median 1.00, 10-90 % 1.00-1.00 over 1 subsets; energy RMSE of the mean 3.317" in text, text
+# Force and dE/dm components within 2 std: every error 1 (eV/Å, eV/μB), std 1 on the first atom and 0.4
+# on the second: half within, 30 force and 10 dE/dm components.
+with_std = frames(lambda j: j)
+for a in with_std:
+    a.calc.results["forces"] = np.ones((2, 3))
+    a.new_array("forces_std", np.array([[1.0] * 3, [0.4] * 3]))
+    a.new_array("dE_dm", np.ones(2))
+    a.new_array("dE_dm_std", np.array([1.0, 0.4]))
+write(os.path.join(out, "with_std.xyz"), with_std)
+labelled = frames(lambda j: 0.0)
+for a in labelled:
+    a.new_array("dE_dm", np.zeros(2))
+write(os.path.join(out, "labelled.xyz"), labelled)
+text = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", os.path.join(out, "with_std.xyz"),
+            "--reference", os.path.join(out, "labelled.xyz"), "-o", out]).stdout
+assert "calibration eval forces: 50 % of |error| within 2 std over 30 components" in text, text
+assert "calibration eval dE_dm: 50 % of |error| within 2 std over 10 components" in text, text
 r = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", members[1], "--reference", reference, "--members", members[0]],
         expect_rc=2)
 assert "--members needs at least 2 files" in r.stderr, r.stderr
