@@ -11,7 +11,7 @@ import tarfile
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.io import write
+from ase.io import read, write
 
 from common import arguments, run, tmpdir
 
@@ -214,4 +214,29 @@ if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_pa
     assert len(rmse) == 2 and rmse[0] == rmse[1], r.stdout
     r = run(base + ["--no-run"])
     assert "running" not in r.stderr and len(re.findall(r"^\| s20303/", r.stdout, re.M)) == 3, r.stderr
+
+# 5. cdft_force_fd.py on a constructed label: `write` moves the atom and axis of the largest |force| by ±h
+#    and keeps the target moments; `compare` on two "labelled runs" whose energies differ by −2h·F gives
+#    F_fd = F (here 0.25 eV/Å, the reference's force 0.30), and refuses two runs moved in two coordinates.
+fd_tool = os.path.join(EXAMPLE, "cdft_force_fd.py")
+d = tmpdir()
+label = Atoms("FeAl", positions=[[0, 0, 0], [1.4, 1.5, 1.45]], cell=[2.9, 2.9, 2.9], pbc=True, magmoms=[2.1, -0.05])
+label.calc = SinglePointCalculator(label, energy=-10.0, forces=[[0.0, 0.02, -0.30], [0.0, -0.02, 0.30]])
+write(os.path.join(d, "label.xyz"), label, format="extxyz")
+r = run([PY, fd_tool, "write", os.path.join(d, "label.xyz"), "--h", "0.02", "-o", os.path.join(d, "fd.xyz")])
+assert "atom 0 (Fe) moved by ±0.02 Å along z" in r.stdout, r.stdout
+plus, minus = read(os.path.join(d, "fd.xyz"), index=":")
+assert np.allclose(plus.positions[0] - minus.positions[0], [0, 0, 0.04]) and np.allclose(plus.positions[1], label.positions[1])
+assert np.allclose(plus.get_initial_magnetic_moments(), [2.1, -0.05]), plus.arrays
+for s, e, f in ((plus, -10.0 - 0.02 * 0.25, 0.24), (minus, -10.0 + 0.02 * 0.25, 0.26)):
+    s.calc = SinglePointCalculator(s, energy=e, forces=[[0, 0, f], [0, 0, -f]])
+write(os.path.join(d, "fd-labelled.xyz"), [plus, minus], format="extxyz")
+r = run([PY, fd_tool, "compare", os.path.join(d, "fd-labelled.xyz"), "--reference", os.path.join(d, "label.xyz")])
+assert "atom 0 axis z, h = 0.02 Å: F_fd = +0.2500 eV/Å, mean of the two runs' forces +0.2500, reference label -0.3000" in r.stdout, r.stdout
+p2 = plus.get_positions()
+p2[1, 0] += 0.01
+plus.set_positions(p2)
+write(os.path.join(d, "bad.xyz"), [plus, minus], format="extxyz")
+r = run([PY, fd_tool, "compare", os.path.join(d, "bad.xyz")], expect_rc=1)
+assert "must differ in one coordinate of one atom" in r.stderr, r.stderr
 print("ok")
