@@ -29,7 +29,9 @@ from ase.io import read, write
 
 def pick(atoms, atom, axis):
     """(atom, axis) of the largest |force| component of `atoms`, unless both are given."""
-    if atom is not None and axis is not None:
+    if (atom is None) != (axis is None):
+        sys.exit("cdft_force_fd.py: give both --atom and --axis, or neither")
+    if atom is not None:
         if not 0 <= atom < len(atoms) or axis not in (0, 1, 2):
             sys.exit(f"cdft_force_fd.py: --atom {atom} --axis {axis}: out of range for {len(atoms)} atoms")
         return atom, axis
@@ -50,8 +52,10 @@ def load(path, index):
 
 def cmd_write(a):
     ref = load(a.labelled, a.index)
-    if "initial_magmoms" not in ref.arrays:
-        sys.exit(f"cdft_force_fd.py: {a.labelled}: structure {a.index} has no initial_magmoms (the target moments)")
+    if "initial_magmoms" not in ref.arrays or ref.calc is None or "forces" not in ref.calc.results:
+        sys.exit(f"cdft_force_fd.py: {a.labelled}: structure {a.index} needs forces and initial_magmoms (the target moments)")
+    if not a.h > 0:
+        sys.exit(f"cdft_force_fd.py: --h {a.h}: the displacement must be positive")
     i, c = pick(ref, a.atom, a.axis)
     frames = []
     for sign in (+1, -1):

@@ -217,7 +217,8 @@ if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_pa
 
 # 5. cdft_force_fd.py on a constructed label: `write` moves the atom and axis of the largest |force| by ±h
 #    and keeps the target moments; `compare` on two "labelled runs" whose energies differ by −2h·F gives
-#    F_fd = F (here 0.25 eV/Å, the reference's force 0.30), and refuses two runs moved in two coordinates.
+#    F_fd = F (here 0.25 eV/Å, the reference's force 0.30); it refuses two runs moved in two coordinates, and
+#    `write` a structure without force labels.
 fd_tool = os.path.join(EXAMPLE, "cdft_force_fd.py")
 d = tmpdir()
 label = Atoms("FeAl", positions=[[0, 0, 0], [1.4, 1.5, 1.45]], cell=[2.9, 2.9, 2.9], pbc=True, magmoms=[2.1, -0.05])
@@ -239,4 +240,6 @@ plus.set_positions(p2)
 write(os.path.join(d, "bad.xyz"), [plus, minus], format="extxyz")
 r = run([PY, fd_tool, "compare", os.path.join(d, "bad.xyz")], expect_rc=1)
 assert "must differ in one coordinate of one atom" in r.stderr, r.stderr
+r = run([PY, fd_tool, "write", os.path.join(EXAMPLE, "b2_feal_2x2x2.xyz"), "-o", os.path.join(d, "none.xyz")], expect_rc=1)
+assert "needs forces and initial_magmoms" in r.stderr and not os.path.exists(os.path.join(d, "none.xyz")), r.stderr
 print("ok")
