@@ -1,6 +1,7 @@
 """The FeAl example's programs: ASE MD through the socket driver, parity plots of the shipped
 ensemble's report, tools/abinit-cdft (deterministic inputs; a real ABINIT cDFT run, its
-resume, and its output read back by mmtp-convert), and examples/feal/kpoint_check.py."""
+resume, and its output read back by mmtp-convert), examples/feal/kpoint_check.py and
+examples/feal/cdft_force_fd.py."""
 import json
 import os
 import re
