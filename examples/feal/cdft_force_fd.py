@@ -40,7 +40,13 @@ def pick(atoms, atom, axis):
     return int(i), int(c)
 
 
+def has_labels(atoms):
+    """Whether `atoms` carries an energy [eV] and forces [eV/Å, shape (N, 3)] (an extxyz label)."""
+    return atoms.calc is not None and {"energy", "forces"} <= set(atoms.calc.results)
+
+
 def load(path, index):
+    """Structure `index` of the extxyz file `path`; exits with a one-line message if unreadable or out of range."""
     try:
         frames = read(path, index=":")
     except (OSError, ValueError) as e:
@@ -51,8 +57,9 @@ def load(path, index):
 
 
 def cmd_write(a):
+    """`write`: the ±h copies of the label (see the module docstring)."""
     ref = load(a.labelled, a.index)
-    if "initial_magmoms" not in ref.arrays or ref.calc is None or "forces" not in ref.calc.results:
+    if "initial_magmoms" not in ref.arrays or not has_labels(ref):
         sys.exit(f"cdft_force_fd.py: {a.labelled}: structure {a.index} needs forces and initial_magmoms (the target moments)")
     if not a.h > 0:
         sys.exit(f"cdft_force_fd.py: --h {a.h}: the displacement must be positive")
@@ -73,10 +80,13 @@ def cmd_write(a):
 
 
 def cmd_compare(a):
+    """`compare`: prints F_fd [eV/Å] beside the runs' and the reference's force labels (see the module docstring)."""
     try:
         plus, minus = read(a.fd_labelled, index=":2")
     except (OSError, ValueError) as e:
         sys.exit(f"cdft_force_fd.py: {a.fd_labelled}: needs two structures, the +h and the −h run ({e})")
+    if not (has_labels(plus) and has_labels(minus)):
+        sys.exit(f"cdft_force_fd.py: {a.fd_labelled}: both structures need an energy and forces (mmtp-convert's labels)")
     if len(plus) != len(minus) or not np.allclose(plus.cell[:], minus.cell[:]):
         sys.exit(f"cdft_force_fd.py: {a.fd_labelled}: the two structures must differ in one coordinate of one atom")
     frac = plus.get_scaled_positions(wrap=False) - minus.get_scaled_positions(wrap=False)
@@ -91,6 +101,8 @@ def cmd_compare(a):
     line = f"atom {i} axis {'xyz'[c]}, h = {h:.4g} Å: F_fd = {fd:+.4f} eV/Å, mean of the two runs' forces {mid:+.4f}"
     if a.reference:
         ref = load(a.reference, a.index)
+        if not has_labels(ref):
+            sys.exit(f"cdft_force_fd.py: {a.reference}: structure {a.index} has no force labels")
         line += f", reference label {ref.get_forces()[i, c]:+.4f}"
     print(line)
     return 0
