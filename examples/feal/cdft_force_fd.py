@@ -4,7 +4,7 @@
     examples/feal/cdft_force_fd.py write LABELLED.xyz [--index K] [--atom I --axis C] [--h 0.01] -o fd.xyz
     tools/abinit-cdft --out RUNS --label fd.xyz --template examples/feal/learn/template.abi --prefix fd --np 1
     build/tools/mmtp-convert RUNS/fd-00{0,1}/*.abo --species Fe,Al -o fd-labelled.xyz
-    examples/feal/cdft_force_fd.py compare fd-labelled.xyz --reference LABELLED.xyz [--index K]
+    examples/feal/cdft_force_fd.py compare fd-labelled.xyz --reference LABELLED.xyz [--index K] [--potential P.mtp ...]
 
 `write` takes structure K of an extxyz label (mmtp-convert's output: positions, forces, and the constrained
 moments as `initial_magmoms`) and writes two copies of it with atom I moved by +h and −h Å along Cartesian
@@ -16,7 +16,10 @@ magnetic forces are the partial derivatives of one E(x, m)).
 `compare` reads the two labelled runs (in the order written), finds the moved atom and axis from their
 positions, and prints the central difference F_fd = −(E₊ − E₋)/(2h) [eV/Å] beside the reference label's
 force on that component and the mean of the two runs' own forces on it (the force at the midpoint to
-O(h²)). Errors: a missing file, an index out of range, or two structures that differ in anything but one
+O(h²)), and the curvature along that coordinate, k = −(F₊ − F₋)/(2h) [eV/Å²], from the two runs' forces: with
+the other atoms held, the coordinate's equilibrium lies F/k [Å] away. With `--potential` (the members of a
+committee, .mtp; needs `PYTHONPATH=build/python`) it prints the same two numbers for each member, evaluated
+(symmetrized, at the runs' moments) on the same two structures, and their mean. Errors: a missing file, an index out of range, or two structures that differ in anything but one
 coordinate of one atom exit with a one-line message.
 """
 import argparse
@@ -97,15 +100,44 @@ def cmd_compare(a):
     i, c = moved[0]
     h = d[i, c] / 2
     fd = -(plus.get_potential_energy() - minus.get_potential_energy()) / (2 * h)
-    mid = (plus.get_forces()[i, c] + minus.get_forces()[i, c]) / 2
-    line = f"atom {i} axis {'xyz'[c]}, h = {h:.4g} Å: F_fd = {fd:+.4f} eV/Å, mean of the two runs' forces {mid:+.4f}"
+    mid, k = force_and_curvature(plus.get_forces()[i, c], minus.get_forces()[i, c], h)
+    line = (f"atom {i} axis {'xyz'[c]}, h = {h:.4g} Å: F_fd = {fd:+.4f} eV/Å, mean of the two runs' forces {mid:+.4f}, "
+            f"curvature {k:.3g} eV/Å² (equilibrium {mid / k:+.4f} Å away)")
     if a.reference:
         ref = load(a.reference, a.index)
         if not has_labels(ref):
             sys.exit(f"cdft_force_fd.py: {a.reference}: structure {a.index} has no force labels")
         line += f", reference label {ref.get_forces()[i, c]:+.4f}"
     print(line)
+    if a.potential:
+        model_line(a.potential, plus, minus, i, c, h)
     return 0
+
+
+def force_and_curvature(f_plus, f_minus, h):
+    """The force at the midpoint, (F₊ + F₋)/2 [eV/Å], and the curvature −(F₊ − F₋)/(2h) [eV/Å²], from the force
+    components F₊, F₋ at the displacements +h and −h [Å]; both to O(h²)."""
+    return (f_plus + f_minus) / 2, -(f_plus - f_minus) / (2 * h)
+
+
+def model_line(paths, plus, minus, i, c, h):
+    """Prints each member's force and curvature on component (i, c) of the ±h pair, and their mean."""
+    try:
+        import mmtp
+    except ImportError:
+        sys.exit("cdft_force_fd.py: --potential needs the mmtp module (PYTHONPATH=build/python)")
+    rows = []
+    for path in paths:
+        try:
+            member = mmtp.Potential([path], max_std=0.0)
+        except (RuntimeError, ValueError, OSError) as e:
+            sys.exit(f"cdft_force_fd.py: {e}")  # the message names the file
+        rows.append(force_and_curvature(member.evaluate(plus)["forces"][i, c], member.evaluate(minus)["forces"][i, c], h))
+    f, k = np.array(rows).T
+    for path, fm, km in zip(paths, f, k):
+        print(f"  {path}: force {fm:+.4f} eV/Å, curvature {km:.3g} eV/Å²")
+    print(f"committee of {len(paths)}: force {f.mean():+.4f} eV/Å (members {f.min():+.4f} … {f.max():+.4f}), "
+          f"curvature {k.mean():.3g} eV/Å² (members {k.min():.3g} … {k.max():.3g})")
 
 
 def main():
@@ -122,6 +154,7 @@ def main():
     c.add_argument("fd_labelled")
     c.add_argument("--reference", help="the label the displacements were made from")
     c.add_argument("--index", type=int, default=0)
+    c.add_argument("--potential", nargs="+", help="committee members (.mtp): their force and curvature there")
     a = ap.parse_args()
     return cmd_write(a) if a.command == "write" else cmd_compare(a)
 

@@ -12,9 +12,9 @@ def arguments():
     return p.parse_args()
 
 
-def run(cmd, expect_rc=0):
-    """Runs a command; expect_rc=None accepts any exit code."""
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def run(cmd, expect_rc=0, env=None):
+    """Runs a command (in `env`, default this process's); expect_rc=None accepts any exit code."""
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     if expect_rc is not None and r.returncode != expect_rc:
         raise AssertionError(f"{cmd}: exit {r.returncode}, expected {expect_rc}\n{r.stdout}\n{r.stderr}")
     return r

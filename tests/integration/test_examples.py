@@ -218,11 +218,12 @@ if shutil.which("abinit") and os.path.isdir("/usr/share/abinit/psp/Pseudodojo_pa
 
 # 5. cdft_force_fd.py on a constructed label: `write` moves the atom and axis of the largest |force| by ±h
 #    and keeps the target moments; `compare` on two "labelled runs" whose energies differ by −2h·F gives
-#    F_fd = F (here 0.25 eV/Å, the reference's force 0.30); it refuses two runs moved in two coordinates, and
-#    `write` a structure without force labels.
+#    F_fd = F (here 0.25 eV/Å, the reference's force 0.30) and the curvature from the two runs' forces; with
+#    `--potential`, the members' numbers; it refuses two runs moved in two coordinates, and `write` a structure
+#    without force labels.
 fd_tool = os.path.join(EXAMPLE, "cdft_force_fd.py")
 d = tmpdir()
-label = Atoms("FeAl", positions=[[0, 0, 0], [1.4, 1.5, 1.45]], cell=[2.9, 2.9, 2.9], pbc=True, magmoms=[2.1, -0.05])
+label = Atoms("FeAl", positions=[[0, 0, 0], [1.4, 1.5, 1.36]], cell=[2.9, 2.9, 2.9], pbc=True, magmoms=[2.1, -0.05])
 label.calc = SinglePointCalculator(label, energy=-10.0, forces=[[0.0, 0.02, -0.30], [0.0, -0.02, 0.30]])
 write(os.path.join(d, "label.xyz"), label, format="extxyz")
 r = run([PY, fd_tool, "write", os.path.join(d, "label.xyz"), "--h", "0.02", "-o", os.path.join(d, "fd.xyz")])
@@ -234,7 +235,21 @@ for s, e, f in ((plus, -10.0 - 0.02 * 0.25, 0.24), (minus, -10.0 + 0.02 * 0.25, 
     s.calc = SinglePointCalculator(s, energy=e, forces=[[0, 0, f], [0, 0, -f]])
 write(os.path.join(d, "fd-labelled.xyz"), [plus, minus], format="extxyz")
 r = run([PY, fd_tool, "compare", os.path.join(d, "fd-labelled.xyz"), "--reference", os.path.join(d, "label.xyz")])
-assert "atom 0 axis z, h = 0.02 Å: F_fd = +0.2500 eV/Å, mean of the two runs' forces +0.2500, reference label -0.3000" in r.stdout, r.stdout
+assert ("atom 0 axis z, h = 0.02 Å: F_fd = +0.2500 eV/Å, mean of the two runs' forces +0.2500, curvature 0.5 eV/Å² "
+        "(equilibrium +0.5000 Å away), reference label -0.3000") in r.stdout, r.stdout
+# `--potential`: each member's force and curvature there (from its forces at ±h) equal the central differences of
+# its energies from `mmtp-driver eval` (E₋, E₀, E₊) to O(h²).
+pymod = os.path.join(bindir, "python")
+members = [os.path.join(EXAMPLE, "potential", f"feal.{k}.mtp") for k in (0, 1)]
+r = run([PY, fd_tool, "compare", os.path.join(d, "fd-labelled.xyz"), "--potential"] + members,
+        env=dict(os.environ, PYTHONPATH=pymod))
+write(os.path.join(d, "three.xyz"), [plus, label, minus], format="extxyz")
+printed = re.findall(r"feal\.\d\.mtp: force ([-+.0-9]+) eV/Å, curvature ([-+.0-9e]+) eV/Å²", r.stdout)
+assert len(printed) == 2 and "committee of 2: force" in r.stdout, r.stdout
+for member, (f, k) in zip(members, printed):
+    run([args.driver, "eval", "-p", member, os.path.join(d, "three.xyz"), "-o", os.path.join(d, "e.xyz")])
+    ep, e0, em = (s.get_potential_energy() for s in read(os.path.join(d, "e.xyz"), index=":"))
+    assert abs(float(f) + (ep - em) / 0.04) < 2e-3 and abs(float(k) - (ep + em - 2 * e0) / 0.02 ** 2) < 0.02 * abs(float(k)), (r.stdout, ep, e0, em)
 p2 = plus.get_positions()
 p2[1, 0] += 0.01
 plus.set_positions(p2)
