@@ -2,12 +2,14 @@
 ensemble's report, tools/abinit-cdft (deterministic inputs; a real ABINIT cDFT run, its
 resume, and its output read back by mmtp-convert), examples/feal/kpoint_check.py and
 examples/feal/cdft_force_fd.py."""
+import importlib.machinery
 import json
 import os
 import re
 import shutil
 import sys
 import tarfile
+import types
 
 import numpy as np
 from ase import Atoms
@@ -83,7 +85,8 @@ assert "size valid 2 atoms: 2 structures, energy RMSE 4.123 meV/atom, 50 % withi
 assert "size valid 8 atoms: 1 structures, energy RMSE 30 meV/atom, 100 % within 2 std" in text, text
 # Committee-size scan (--members): three members whose per-atom energies on structure j = 1 … 5 are
 # j + j·(−1, 0, +1) meV/atom, DFT 0: every committee's std and |mean| grow with j (Spearman 1); the
-# mean's RMSE is sqrt(11) = 3.317 meV/atom for all three, and over the pairs j/2, j, 3j/2 (median sqrt(11)).
+# mean's RMSE is sqrt(11) = 3.317 meV/atom for all three, and over the pairs j/2, j, 3j/2 (median sqrt(11));
+# the medians 1, 1 extrapolate to 1 for an unlimited committee.
 
 
 def frames(per_atom_mev):
@@ -106,6 +109,13 @@ text = run([PY, os.path.join(ROOT, "tools", "parity"), "--eval", members[1], "--
 assert ("committee size 2 of 3: Spearman(std, |error|) median 1.00, 10-90 % 1.00-1.00 over 3 subsets; "
         "energy RMSE of the mean 3.317 meV/atom (median)") in text, text
 assert "committee size 3 of 3: Spearman(std, |error|) median 1.00, 10-90 % 1.00-1.00 over 1 subsets; energy RMSE of the mean 3.317" in text, text
+assert "unlimited committee of such members: Spearman(std, |error|) about 1.00" in text, text
+# The extrapolation itself: medians 0.5 − 0.2/(k−1) for k = 2 … 8 lie on its line, intercept 0.5.
+loader = importlib.machinery.SourceFileLoader("parity", os.path.join(ROOT, "tools", "parity"))
+parity = types.ModuleType(loader.name)
+loader.exec_module(parity)
+rows = [(k, 1, 0.5 - 0.2 / (k - 1), 0.0, 1.0, 0.0) for k in range(2, 9)]
+assert abs(parity.unlimited_committee(rows) - 0.5) < 1e-12, parity.unlimited_committee(rows)
 # Force and dE/dm components within 2 std: every error 1 (eV/Å, eV/μB), std 1 on the first atom and 0.4
 # on the second: half within, 30 force and 10 dE/dm components.
 with_std = frames(lambda j: j)
