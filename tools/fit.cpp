@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
       "output,o", po::value(&out)->required(), "output prefix")(
       "valid", po::value(&valid_files)->multitoken(), "validation files (calibrate the committee's alpha)")(
       "valid-fraction", po::value(&r.valid_fraction)->default_value(r.valid_fraction), "hold out this fraction of TRAIN (seeded; keeps every composition in TRAIN)")(
+      "valid-seed", po::value(&r.valid_seed)->default_value(r.valid_seed),
+      "seed of that split (−1: --seed), so that members fitted in separate runs share one split")(
       "template", po::value(&r.templates)->multitoken(),
       "start from this .mtp/.almtp (its alpha tables; coefficients if trained), or one trained file per member "
       "(warm start; moment ranges widened to cover TRAIN)")(
@@ -83,7 +85,7 @@ int main(int argc, char** argv) {
   eo.fit_moment_max = mmtp::io::per_species_values(fit_mmax, r.species, "--fit-mmax");
   eo.train.weights.magnetic_species = mmtp::io::per_species_values(w_magnetic_species, r.species, "--w-magnetic-species", 1.0, false);
   r.validate();
-  auto split = mmtp::fit::split_validation(std::move(train), r.valid_fraction, eo.train.seed, static_cast<int>(r.species.size()));
+  auto split = mmtp::fit::split_validation(std::move(train), r.valid_fraction, r.split_seed(), static_cast<int>(r.species.size()));
   train = std::move(split.train);
   valid.insert(valid.end(), split.valid.begin(), split.valid.end());
   if (train.empty()) throw mmtp::Error("empty training set");

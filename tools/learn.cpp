@@ -51,7 +51,7 @@ Config read_config(const std::string& path, const fs::path& base) {
   po::options_description o;
   auto& f = c.loop.fit;
   o.add_options()("species", po::value(&c.species)->required())("train", po::value(&c.train)->required())(
-      "heldout", po::value(&c.heldout))("valid-fraction", po::value(&f.valid_fraction))("level", po::value(&f.level))(
+      "heldout", po::value(&c.heldout))("valid-fraction", po::value(&f.valid_fraction))("valid-seed", po::value(&f.valid_seed))("level", po::value(&f.level))(
       "iterations", po::value(&c.loop.iterations))("rmin", po::value(&f.basis.rmin))("rcut", po::value(&f.basis.rcut))(
       "radial-basis-size", po::value(&f.basis.radial_basis_size))("magnetic-basis-size", po::value(&f.basis.magnetic_basis_size))(
       "mmax", po::value(&c.mmax))("fit-mmax", po::value(&c.fit_mmax))("ensemble", po::value(&f.ensemble.members))(

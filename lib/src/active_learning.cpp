@@ -104,7 +104,7 @@ class Loop {
     fs::create_directories(pot);
     const std::string prefix = (pot / "pot").string();
     if (!fs::exists(prefix + ".report.json")) {
-      auto split = fit::split_validation(all, o_.fit.valid_fraction, o_.fit.ensemble.train.seed,
+      auto split = fit::split_validation(all, o_.fit.valid_fraction, o_.fit.split_seed(),
                                          static_cast<int>(o_.fit.species.size()));
       fit::FitRequest r = o_.fit;
       fit::EnsembleOptions& fo = r.ensemble;

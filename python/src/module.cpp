@@ -196,7 +196,7 @@ py::dict fit_defaults() {
   const auto& e = r.ensemble;
   const auto& w = e.train.weights;
   py::dict d;
-  d["level"] = r.level, d["valid_fraction"] = r.valid_fraction;
+  d["level"] = r.level, d["valid_fraction"] = r.valid_fraction, d["valid_seed"] = r.valid_seed;
   d["rmin"] = r.basis.rmin, d["rcut"] = r.basis.rcut;
   d["radial_basis_size"] = r.basis.radial_basis_size, d["magnetic_basis_size"] = r.basis.magnetic_basis_size;
   d["mmax"] = py::none(), d["fit_mmax"] = py::none();
@@ -218,6 +218,7 @@ std::string fit(const std::vector<std::string>& train_files, const std::vector<s
   auto& w = e.train.weights;
   r.species = species, r.templates = templates;
   r.level = k["level"].cast<int>(), r.valid_fraction = k["valid_fraction"].cast<double>();
+  r.valid_seed = k["valid_seed"].cast<long long>();
   r.basis.rmin = k["rmin"].cast<double>(), r.basis.rcut = k["rcut"].cast<double>();
   r.basis.radial_basis_size = k["radial_basis_size"].cast<int>(), r.basis.magnetic_basis_size = k["magnetic_basis_size"].cast<int>();
   r.basis.moment_max = mmtp::io::per_species_values(k["mmax"].cast<std::string>(), species, "mmax");
@@ -235,7 +236,7 @@ std::string fit(const std::vector<std::string>& train_files, const std::vector<s
   auto valid = mmtp::io::read_labelled(valid_files, names, {}, warnings);
   for (const auto& msg : warnings) PyErr_WarnEx(PyExc_UserWarning, msg.c_str(), 1);
   py::gil_scoped_release release;
-  auto split = mmtp::fit::split_validation(std::move(train), r.valid_fraction, e.train.seed, static_cast<int>(species.size()));
+  auto split = mmtp::fit::split_validation(std::move(train), r.valid_fraction, r.split_seed(), static_cast<int>(species.size()));
   valid.insert(valid.end(), split.valid.begin(), split.valid.end());
   const auto starts = mmtp::fit::starting_potentials(r, split.train);
   const auto summary = mmtp::fit::fit_committee(starts, split.train, valid, e, prefix, {"mmtp.fit", prefix});

@@ -1,6 +1,6 @@
 """mmtp-fit end to end on real ABINIT cDFT outputs (small and short): the ensemble files are
-MLIP-3 potentials that mmtp-driver evaluates, the report has every member, bad input fails
-with a one-line error."""
+MLIP-3 potentials that mmtp-driver evaluates, the report has every member, --valid-seed fixes
+the validation split across runs, bad input fails with a one-line error."""
 import json
 import os
 import sys
@@ -44,6 +44,21 @@ def main():
     r = run([fit, *abo[:2], "--species", "Fe,Al", "--ensemble", "3", "-o", os.path.join(d, "warm"),
              "--template", f"{prefix}.0.mtp", f"{prefix}.1.mtp"], expect_rc=1)
     assert "2 templates for 3 members" in r.stderr, r.stderr
+    # --valid-seed: a member fitted alone with another --seed holds out the same structures as --seed 1
+    # (and --seed 3 alone other ones), so members of separate runs share one validation split.
+    heldout = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "feal", "data", "heldout_cdft.xyz")
+
+    def held_out(*options):
+        out = os.path.join(d, "split")
+        run([fit, heldout, "--species", "Fe,Al", "--level", "4", "--ensemble", "1", "--max-iter", "1",
+             "--valid-fraction", "0.3", "-o", out, *options])
+        return sorted(v["source"] for v in json.load(open(out + ".report.json"))["valid"]["structures"])
+
+    seed1 = held_out("--seed", "1")
+    assert len(seed1) > 10 and held_out("--seed", "3", "--valid-seed", "1") == seed1
+    assert held_out("--seed", "3") != seed1
+    r = run([fit, *abo[:2], "--species", "Fe,Al", "--valid-seed", "-2", "-o", os.path.join(d, "bad")], expect_rc=1)
+    assert "valid_seed -2 is not −1 or a seed" in r.stderr, r.stderr
     # Bad input.
     r = run([fit, abo[2], "--species", "Fe,Al", "-o", prefix], expect_rc=1)
     assert "empty training set" in r.stderr, r.stderr

@@ -137,7 +137,9 @@ def test_relax_and_fit(tmp_path):
     assert len(rep["members"]) == 2 and rep["train_structures"] == 2
     assert os.path.exists(tmp_path / "fit.0.mtp") and os.path.exists(tmp_path / "fit.report.json")
     assert mmtp.Potential([tmp_path / "fit.0.mtp", tmp_path / "fit.1.mtp"]).species == ["Fe", "Al"]
-    assert mmtp.FIT_DEFAULTS["weighting"] == "per-structure"
+    assert mmtp.FIT_DEFAULTS["weighting"] == "per-structure" and mmtp.FIT_DEFAULTS["valid_seed"] == -1
+    with pytest.raises(ValueError, match="valid_seed -2"):
+        mmtp.fit(abo, tmp_path / "bad", species=["Fe", "Al"], level=6, ensemble=1, max_iter=1, valid_seed=-2)
     with pytest.raises(ValueError, match="weighting 'molecules'"):
         mmtp.fit(abo, tmp_path / "bad", species=["Fe", "Al"], level=6, ensemble=1, max_iter=1, weighting="molecules")
     assert not os.path.exists(tmp_path / "bad.0.mtp")

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <limits>
+
 #include "mmtp/error.hpp"
 #include "mmtp/io/mtp.hpp"
 #include "mmtp/moment_basis.hpp"
@@ -14,6 +16,8 @@ void FitRequest::validate() const {
   if (templates.size() > 1 && templates.size() != static_cast<std::size_t>(ensemble.members))
     throw InputError(fmt::format("{} templates for {} members (give one, or one per member)", templates.size(), ensemble.members));
   if (!(valid_fraction >= 0 && valid_fraction < 1)) throw InputError(fmt::format("valid_fraction {} is not in [0, 1)", valid_fraction));
+  if (valid_seed < -1 || valid_seed > static_cast<long long>(std::numeric_limits<unsigned>::max()))
+    throw InputError(fmt::format("valid_seed {} is not −1 or a seed (0..{})", valid_seed, std::numeric_limits<unsigned>::max()));
   ensemble.validate();
   const auto& w = ensemble.train.weights.magnetic_species;
   if (!w.empty() && w.size() != species.size())

@@ -20,6 +20,11 @@ struct FitRequest {
   BasisOptions basis;                  ///< R_min, R_cut, radial and magnetic basis sizes, moment ranges
   EnsembleOptions ensemble;            ///< members, seeds, bootstrap, L-BFGS, weights, checkpoints
   double valid_fraction = 0.0;         ///< of the training data held out to calibrate α (split_validation)
+  /// Seed of that split; −1: the first member's seed (ensemble.train.seed). Members fitted in
+  /// separate runs, each with its own seed, share one validation split when they share this.
+  long long valid_seed = -1;
+  /// The seed split_validation gets: valid_seed, or the first member's seed when it is −1.
+  unsigned split_seed() const { return valid_seed < 0 ? ensemble.train.seed : static_cast<unsigned>(valid_seed); }
   /// Throws InputError naming the field: sizes, ranges, weights (per-species factors for each
   /// species), template count (one, or one per member).
   void validate() const;
