@@ -17,10 +17,11 @@ magnetic forces are the partial derivatives of one E(x, m)).
 positions, and prints the central difference F_fd = −(E₊ − E₋)/(2h) [eV/Å] beside the reference label's
 force on that component and the mean of the two runs' own forces on it (the force at the midpoint to
 O(h²)), and the curvature along that coordinate, k = −(F₊ − F₋)/(2h) [eV/Å²], from the two runs' forces: with
-the other atoms held, the coordinate's equilibrium lies F/k [Å] away. With `--potential` (the members of a
+the other atoms held, the coordinate's equilibrium lies F/k [Å] away (where k > 0). With `--potential` (the members of a
 committee, .mtp; needs `PYTHONPATH=build/python`) it prints the same two numbers for each member, evaluated
-(symmetrized, at the runs' moments) on the same two structures, and their mean. Errors: a missing file, an index out of range, or two structures that differ in anything but one
-coordinate of one atom exit with a one-line message.
+(symmetrized, at the runs' moments) on the same two structures, and their mean. Errors: a missing file, an
+index out of range, two structures that differ in anything but one coordinate of one atom, or a potential
+that cannot be read exit with a one-line message.
 """
 import argparse
 import sys
@@ -102,7 +103,7 @@ def cmd_compare(a):
     fd = -(plus.get_potential_energy() - minus.get_potential_energy()) / (2 * h)
     mid, k = force_and_curvature(plus.get_forces()[i, c], minus.get_forces()[i, c], h)
     line = (f"atom {i} axis {'xyz'[c]}, h = {h:.4g} Å: F_fd = {fd:+.4f} eV/Å, mean of the two runs' forces {mid:+.4f}, "
-            f"curvature {k:.3g} eV/Å² (equilibrium {mid / k:+.4f} Å away)")
+            f"curvature {k:.3g} eV/Å² " + (f"(equilibrium {mid / k:+.4f} Å away)" if k > 0 else "(no minimum along it)"))
     if a.reference:
         ref = load(a.reference, a.index)
         if not has_labels(ref):
