@@ -122,7 +122,9 @@ def force_and_curvature(f_plus, f_minus, h):
 
 
 def model_line(paths, plus, minus, i, c, h):
-    """Prints each member's force and curvature on component (i, c) of the ±h pair, and their mean."""
+    """Prints each member's force [eV/Å] and curvature [eV/Å²] on component (i, c) of the ±h pair `plus`, `minus`
+    (h [Å]), and their mean; a member outside its trained region there (short pairs, moments out of range) gives a
+    warning on stderr. Exits with a one-line message if the mmtp module or a potential cannot be loaded."""
     try:
         import mmtp
     except ImportError:
@@ -133,7 +135,11 @@ def model_line(paths, plus, minus, i, c, h):
             member = mmtp.Potential([path], max_std=0.0)
         except (RuntimeError, ValueError, OSError) as e:
             sys.exit(f"cdft_force_fd.py: {e}")  # the message names the file
-        rows.append(force_and_curvature(member.evaluate(plus)["forces"][i, c], member.evaluate(minus)["forces"][i, c], h))
+        results = [member.evaluate(s) for s in (plus, minus)]
+        for r in results:
+            if r["extrapolation"]:  # short pairs or moments outside the member's range: say so, keep the number
+                print(f"cdft_force_fd.py: warning: {path}: outside the trained region: {r['extrapolation']}", file=sys.stderr)
+        rows.append(force_and_curvature(results[0]["forces"][i, c], results[1]["forces"][i, c], h))
     f, k = np.array(rows).T
     for path, fm, km in zip(paths, f, k):
         print(f"  {path}: force {fm:+.4f} eV/Å, curvature {km:.3g} eV/Å²")
