@@ -5,6 +5,8 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
@@ -96,8 +98,14 @@ int main(int argc, char** argv) {
   std::string ranges;
   for (int t = 0; t < start.species_count && start.magnetic; ++t)
     ranges += fmt::format("{}{} ±{:g}", t ? ", " : "", r.species[t], start.moment_range(t).second);
+  const auto [fewest, most] = std::minmax_element(starts.begin(), starts.end(), [](const auto& a, const auto& b) {
+    return a.parameter_count() < b.parameter_count();
+  });  // a committee of several levels: the range
+  const std::string parameters = fewest->parameter_count() == most->parameter_count()
+                                     ? fmt::format("{}", start.parameter_count())
+                                     : fmt::format("{}–{}", fewest->parameter_count(), most->parameter_count());
   fmt::print("training on {} structures ({} validation), species {}, basis {}, {} parameters per member{}\n", train.size(),
-             valid.size(), fmt::join(r.species, ","), tpath, start.parameter_count(), start.magnetic ? ", moments " + ranges + " μB" : "");
+             valid.size(), fmt::join(r.species, ","), tpath, parameters, start.magnetic ? ", moments " + ranges + " μB" : "");
 
   const bool tty = ::isatty(2);
   auto progress = [&](int k, const mmtp::fit::TrainProgress& p) {

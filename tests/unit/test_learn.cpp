@@ -178,13 +178,32 @@ TEST(Committee, WarmStartWidensMomentRangesToCoverTheDataExactly) {
   EXPECT_EQ(fit::warm_start(toy.parameters(), {"Fe", "Al"}, bo, {smp}).moment_max, (std::vector<double>{5.0, 3.0}));
   EXPECT_THROW(fit::warm_start(toy.parameters(), {"Fe"}, bo, {smp}), InputError);
   EXPECT_THROW(fit::warm_start(moment_tensor_basis(6), {"Fe", "Al"}, bo, {smp}), InputError);
-  // Members of one committee share the geometry: a start with another cut-off is refused.
+}
+
+TEST(Committee, MembersOfAnotherBasisTrainOnTheirOwnGeometry) {
+  // A committee may mix cut-offs or levels (the driver evaluates any such committee): each
+  // member's loss is its objective on the data's geometry for its own basis (the objective
+  // throws for another basis); starts that differ in species are refused.
+  const MagneticMtp toy = test::load("toy_feal_mag.mtp");
+  Sample smp;
+  smp.structure = test::structure("tric4_2sp_mag.cfg");
+  smp.energy = toy.evaluate(smp.structure, EvalMode::symmetrized).energy + 0.1;
   MtpParameters other = toy.parameters();
   other.max_dist += 0.5;
   fit::EnsembleOptions o;
   o.members = 2;
-  o.train.max_iter = 1;
-  EXPECT_THROW(fit::train_ensemble({toy.parameters(), other}, {smp}, o), InputError);
+  o.train.max_iter = 3;
+  const auto reports = fit::train_ensemble({toy.parameters(), other}, {smp}, o);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].params.max_dist, toy.parameters().max_dist);
+  EXPECT_EQ(reports[1].params.max_dist, other.max_dist);
+  for (const auto& r : reports) {
+    const fit::Dataset own(r.params, {smp});
+    EXPECT_NEAR(fit::objective(r.params, own, o.train.weights, o.train.mode, nullptr), r.loss, 1e-9 * r.loss);
+  }
+  MtpParameters one_species = toy.parameters();
+  one_species.species_count = 1;
+  EXPECT_THROW(fit::train_ensemble({toy.parameters(), one_species}, {smp}, o), InputError);
 }
 
 Ensemble toy_committee() {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -92,10 +93,18 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
   if (data.empty()) throw InputError("empty training set");
   if (starts.size() != 1 && starts.size() != static_cast<std::size_t>(options.members))
     throw InputError(fmt::format("{} starting potentials for {} members", starts.size(), options.members));
-  const Dataset dataset(starts.front(), data);  // one geometry for every member (same basis)
-  for (const auto& s : starts)
-    if (!dataset.geometry(0).fits(s) || s.species_count != starts.front().species_count)
-      throw InputError("the starting potentials of a committee differ in species, R_min, R_cut, radial basis size or level");
+  // The data's geometry once per basis: members of one level share it, a committee of several
+  // levels or radial bases (the driver evaluates any such committee) gets one per kind.
+  std::vector<std::unique_ptr<const Dataset>> datasets;
+  std::vector<const Dataset*> dataset_of;
+  for (const auto& s : starts) {
+    if (s.species_count != starts.front().species_count)
+      throw InputError(fmt::format("the starting potentials of a committee differ in species ({} and {})",
+                                   starts.front().species_count, s.species_count));
+    auto same = std::find_if(datasets.begin(), datasets.end(), [&](const auto& d) { return d->geometry(0).fits(s); });
+    if (same == datasets.end()) same = datasets.insert(datasets.end(), std::make_unique<const Dataset>(s, data));
+    dataset_of.push_back(same->get());
+  }
   std::vector<TrainReport> reports(static_cast<std::size_t>(options.members));
   FirstError error;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -139,7 +148,7 @@ std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts
       };
       if (refit_ranges) start = with_moment_ranges(start, fit);
       TrainReport& report = reports[static_cast<std::size_t>(k)];
-      report = train(start, dataset, o, member_progress, multiplicity);
+      report = train(start, *dataset_of[starts.size() == 1 ? 0 : static_cast<std::size_t>(k)], o, member_progress, multiplicity);
       if (refit_ranges) {
         report.params = with_moment_ranges(report.params, own);
         if (common_range) report.params = to_common_moment_range(report.params);

@@ -40,10 +40,12 @@ struct EnsembleOptions {
 std::string checkpoint_path(const std::string& prefix, int member);
 
 /// Trains the committee: members in parallel (OpenMP, one thread each), the geometry of the
-/// data computed once for all of them. `starts` holds one starting potential for every member
-/// (warm starts) or a single one for all (its radial coefficients, when missing, are drawn
-/// from each member's seed). Progress is reported per member. Deterministic for the seeds.
-/// Throws InputError for bad options or empty data, mmtp::Error from evaluation or checkpoint I/O.
+/// data computed once for all members of one basis (members may differ in level, radial basis
+/// size or R_min/R_cut: one geometry per kind; they must agree in the species). `starts` holds
+/// one starting potential for every member (warm starts) or a single one for all (its radial
+/// coefficients, when missing, are drawn from each member's seed). Progress is reported per
+/// member. Deterministic for the seeds. Throws InputError for bad options, empty data or starts
+/// that differ in species, mmtp::Error from evaluation or checkpoint I/O.
 std::vector<TrainReport> train_ensemble(const std::vector<MtpParameters>& starts, const std::vector<Sample>& data,
                                         const EnsembleOptions& options,
                                         const std::function<void(int member, const TrainProgress&)>& progress = {});
